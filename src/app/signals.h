@@ -1,0 +1,23 @@
+#pragma once
+
+#include <csignal>
+
+#include "util/unique_fd.h"
+
+namespace sluice {
+
+// Blocks SIGTERM/SIGINT (and SIGPIPE) for the whole process and exposes the termination
+// signals as a readable fd. Construct it before any thread starts (librdkafka's threads
+// inherit the mask), or a signal may land on a thread that cannot handle it.
+class TerminationSignals {
+ public:
+  TerminationSignals();  // throws std::system_error at start-up
+  int fd() const { return fd_.get(); }
+  // The signal number read, or 0 when none was pending.
+  int take();
+
+ private:
+  UniqueFd fd_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,47 @@
+#include "app/stats.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace sluice {
+namespace {
+
+double perSecond(std::uint64_t before, std::uint64_t after, double seconds) {
+  if (seconds <= 0) return 0;
+  return static_cast<double>(after - before) / seconds;
+}
+
+}  // namespace
+
+std::string formatRates(const StatsSample& previous, const StatsSample& current) {
+  const double secs = std::chrono::duration<double>(current.at - previous.at).count();
+  std::string out = fmt::format(
+      "events {:.0f}/s consumed, {:.0f}/s done (in flight {}, {} partitions)",
+      perSecond(previous.pipeline.consumed, current.pipeline.consumed, secs),
+      perSecond(previous.pipeline.completed, current.pipeline.completed, secs),
+      current.in_flight, current.partitions);
+  for (std::size_t i = 0; i < current.sinks.size() && i < previous.sinks.size(); ++i) {
+    const auto& c = current.sinks[i];
+    out += fmt::format(" | {} {:.0f}/s (backlog {}, failed attempts {})", c.name,
+                       perSecond(previous.sinks[i].delivered, c.delivered, secs), c.backlog,
+                       c.failed_attempts - previous.sinks[i].failed_attempts);
+  }
+  return out;
+}
+
+std::string formatTotals(const StatsSample& first, const StatsSample& last) {
+  const double secs = std::chrono::duration<double>(last.at - first.at).count();
+  std::string out = fmt::format(
+      "totals over {:.1f}s: consumed {}, done {}, abandoned to next owner {}, commits {} ok / {} "
+      "failed",
+      secs, last.pipeline.consumed, last.pipeline.completed, last.pipeline.abandoned,
+      last.commits_ok, last.commit_failures);
+  for (const auto& s : last.sinks) {
+    out += fmt::format(" | {} delivered {} (failed attempts {})", s.name, s.delivered,
+                       s.failed_attempts);
+  }
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,299 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace sluice {
+namespace {
+
+std::string joinProblems(const std::vector<std::string>& problems) {
+  std::string out;
+  for (const auto& p : problems) {
+    if (!out.empty()) out += '\n';
+    out += p;
+  }
+  return out;
+}
+
+// Walks a YAML tree, recording every problem with its path instead of stopping at the first,
+// so one check-config run tells the user everything to fix.
+class Reader {
+ public:
+  explicit Reader(std::vector<std::string>& problems) : problems_(problems) {}
+
+  void problem(const std::string& path, const std::string& what) {
+    problems_.push_back(path + ": " + what);
+  }
+
+  // Reports keys of `node` that are not in `known`.
+  void rejectUnknown(const YAML::Node& node, const std::string& path,
+                     const std::set<std::string>& known) {
+    if (!node.IsMap()) return;
+    for (const auto& kv : node) {
+      const auto key = kv.first.as<std::string>();
+      if (!known.contains(key)) problem(join(path, key), "unknown key");
+    }
+  }
+
+  bool isMap(const YAML::Node& node, const std::string& path) {
+    if (node.IsMap()) return true;
+    problem(path, "must be a mapping");
+    return false;
+  }
+
+  void string(const YAML::Node& parent, const std::string& path, const char* key,
+              std::string& out, bool required) {
+    const YAML::Node n = parent[key];
+    if (!n) {
+      if (required) problem(join(path, key), "is required");
+      return;
+    }
+    if (!n.IsScalar()) {
+      problem(join(path, key), "must be a string");
+      return;
+    }
+    out = n.as<std::string>();
+    if (required && out.empty()) problem(join(path, key), "must not be empty");
+  }
+
+  template <class Int>
+  void integer(const YAML::Node& parent, const std::string& path, const char* key, Int& out,
+               long long min, long long max) {
+    const YAML::Node n = parent[key];
+    if (!n) return;
+    long long v = 0;
+    if (!n.IsScalar() || !YAML::convert<long long>::decode(n, v)) {
+      problem(join(path, key), "must be an integer");
+      return;
+    }
+    if (v < min || v > max) {
+      problem(join(path, key),
+              "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return;
+    }
+    out = static_cast<Int>(v);
+  }
+
+  void millis(const YAML::Node& parent, const std::string& path, const char* key,
+              std::chrono::milliseconds& out, long long min, long long max) {
+    long long v = out.count();
+    integer(parent, path, key, v, min, max);
+    out = std::chrono::milliseconds(v);
+  }
+
+  void number(const YAML::Node& parent, const std::string& path, const char* key, double& out,
+              double min, double max) {
+    const YAML::Node n = parent[key];
+    if (!n) return;
+    double v = 0;
+    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) {
+      problem(join(path, key), "must be a number");
+      return;
+    }
+    if (v < min || v > max) {
+      problem(join(path, key), "must be between " + std::to_string(min) + " and " +
+                                   std::to_string(max));
+      return;
+    }
+    out = v;
+  }
+
+  void boolean(const YAML::Node& parent, const std::string& path, const char* key, bool& out) {
+    const YAML::Node n = parent[key];
+    if (!n) return;
+    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, out)) {
+      problem(join(path, key), "must be true or false");
+    }
+  }
+
+  void stringMap(const YAML::Node& parent, const std::string& path, const char* key,
+                 std::map<std::string, std::string>& out) {
+    const YAML::Node n = parent[key];
+    if (!n) return;
+    if (!isMap(n, join(path, key))) return;
+    for (const auto& kv : n) {
+      if (!kv.second.IsScalar()) {
+        problem(join(join(path, key), kv.first.as<std::string>()), "must be a string");
+        continue;
+      }
+      out[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    }
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+ private:
+  std::vector<std::string>& problems_;
+};
+
+void readKafka(Reader& r, const YAML::Node& node, KafkaConfig& k) {
+  const std::string path = "kafka";
+  if (!node) {
+    r.problem(path, "is required");
+    return;
+  }
+  if (!r.isMap(node, path)) return;
+  r.rejectUnknown(node, path,
+                  {"brokers", "group", "topics", "commit_interval_ms", "drain_budget_ms",
+                   "properties"});
+  r.string(node, path, "brokers", k.brokers, true);
+  r.string(node, path, "group", k.group, true);
+  const YAML::Node topics = node["topics"];
+  if (!topics) {
+    r.problem(path + ".topics", "is required");
+  } else if (topics.IsScalar()) {
+    k.topics.push_back(topics.as<std::string>());
+  } else if (topics.IsSequence()) {
+    for (std::size_t i = 0; i < topics.size(); ++i) {
+      if (!topics[i].IsScalar() || topics[i].as<std::string>().empty()) {
+        r.problem(path + ".topics[" + std::to_string(i) + "]", "must be a topic name");
+      } else {
+        k.topics.push_back(topics[i].as<std::string>());
+      }
+    }
+    if (topics.size() == 0) r.problem(path + ".topics", "must name at least one topic");
+  } else {
+    r.problem(path + ".topics", "must be a list of topic names");
+  }
+  r.millis(node, path, "commit_interval_ms", k.commit_interval, 10, 60'000);
+  r.millis(node, path, "drain_budget_ms", k.drain_budget, 0, 600'000);
+  r.stringMap(node, path, "properties", k.properties);
+  // These are how sluice keeps its delivery guarantee; letting a user override them would
+  // silently allow commits past undelivered events.
+  for (const char* owned : {"enable.auto.offset.store", "enable.auto.commit", "group.id",
+                            "bootstrap.servers", "enable.partition.eof"}) {
+    if (k.properties.contains(owned)) {
+      r.problem(path + ".properties." + owned, "is managed by sluice and cannot be set here");
+    }
+  }
+}
+
+void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkConfig& s) {
+  if (!r.isMap(node, path)) return;
+  r.rejectUnknown(node, path,
+                  {"name", "url", "timeout_ms", "max_in_flight", "http2", "content_type",
+                   "headers"});
+  r.string(node, path, "name", s.name, true);
+  r.string(node, path, "url", s.url, true);
+  if (!s.url.empty() && s.url.rfind("http://", 0) != 0 && s.url.rfind("https://", 0) != 0) {
+    r.problem(path + ".url", "must start with http:// or https://");
+  }
+  r.millis(node, path, "timeout_ms", s.timeout, 1, 3'600'000);
+  r.integer(node, path, "max_in_flight", s.max_in_flight, 1, 65'536);
+  r.boolean(node, path, "http2", s.http2);
+  r.string(node, path, "content_type", s.content_type, false);
+  r.stringMap(node, path, "headers", s.headers);
+  for (const auto& [name, value] : s.headers) {
+    (void)value;
+    std::string lower;
+    for (char c : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (lower == "idempotency-key" || lower == "content-length" || lower.rfind("sluice-", 0) == 0) {
+      r.problem(path + ".headers." + name, "is set by sluice on every request");
+    }
+  }
+}
+
+void readDelivery(Reader& r, const YAML::Node& node, Config& c) {
+  const std::string path = "delivery";
+  if (!node) return;
+  if (!r.isMap(node, path)) return;
+  r.rejectUnknown(node, path, {"max_in_flight_events", "retry", "idempotency_key"});
+  r.integer(node, path, "max_in_flight_events", c.max_in_flight_events, 1, 10'000'000);
+  if (const YAML::Node retry = node["retry"]; retry && r.isMap(retry, path + ".retry")) {
+    const std::string rp = path + ".retry";
+    r.rejectUnknown(retry, rp, {"initial_backoff_ms", "max_backoff_ms", "multiplier"});
+    r.millis(retry, rp, "initial_backoff_ms", c.retry.initial, 1, 3'600'000);
+    r.millis(retry, rp, "max_backoff_ms", c.retry.max, 1, 3'600'000);
+    r.number(retry, rp, "multiplier", c.retry.multiplier, 1.0, 100.0);
+    if (c.retry.max < c.retry.initial) r.problem(rp + ".max_backoff_ms", "must be >= initial_backoff_ms");
+  }
+  if (const YAML::Node key = node["idempotency_key"];
+      key && r.isMap(key, path + ".idempotency_key")) {
+    const std::string kp = path + ".idempotency_key";
+    r.rejectUnknown(key, kp, {"from", "json_pointer", "header"});
+    std::string from = "coordinates";
+    r.string(key, kp, "from", from, false);
+    if (from == "coordinates") {
+      c.idempotency.source = KeySource::kCoordinates;
+    } else if (from == "json_pointer") {
+      c.idempotency.source = KeySource::kJsonPointer;
+      r.string(key, kp, "json_pointer", c.idempotency.json_pointer, true);
+      if (!c.idempotency.json_pointer.empty() && c.idempotency.json_pointer[0] != '/') {
+        r.problem(kp + ".json_pointer", "must be an RFC 6901 pointer starting with '/'");
+      }
+    } else if (from == "header") {
+      c.idempotency.source = KeySource::kHeader;
+      r.string(key, kp, "header", c.idempotency.header, true);
+    } else {
+      r.problem(kp + ".from", "must be one of coordinates, json_pointer, header");
+    }
+  }
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<std::string> problems)
+    : std::runtime_error(joinProblems(problems)), problems_(std::move(problems)) {}
+
+Config parseConfig(const std::string& yaml_text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError({origin + ":" + std::to_string(e.mark.line + 1) + ":" +
+                       std::to_string(e.mark.column + 1) + ": " + e.msg});
+  }
+  std::vector<std::string> problems;
+  Reader r(problems);
+  Config c;
+  if (!root.IsMap()) throw ConfigError({origin + ": the top level must be a mapping"});
+  r.rejectUnknown(root, "", {"kafka", "sinks", "delivery", "shutdown_grace_ms",
+                             "stats_interval_ms", "log_level"});
+  readKafka(r, root["kafka"], c.kafka);
+
+  const YAML::Node sinks = root["sinks"];
+  if (!sinks) {
+    r.problem("sinks", "is required");
+  } else if (!sinks.IsSequence() || sinks.size() == 0) {
+    r.problem("sinks", "must be a non-empty list of {name, url}");
+  } else {
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < sinks.size(); ++i) {
+      const std::string path = "sinks[" + std::to_string(i) + "]";
+      SinkConfig s;
+      readSink(r, sinks[i], path, s);
+      if (!s.name.empty() && !names.insert(s.name).second) {
+        r.problem(path + ".name", "'" + s.name + "' is used by another sink");
+      }
+      c.sinks.push_back(std::move(s));
+    }
+  }
+  readDelivery(r, root["delivery"], c);
+  r.millis(root, "", "shutdown_grace_ms", c.shutdown_grace, 0, 3'600'000);
+  r.millis(root, "", "stats_interval_ms", c.stats_interval, 0, 3'600'000);
+  r.string(root, "", "log_level", c.log_level, false);
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  if (!kLevels.contains(c.log_level)) r.problem("log_level", "must be one of trace, debug, info, warn, error");
+
+  if (!problems.empty()) {
+    for (auto& p : problems) p = origin + ": " + p;
+    throw ConfigError(std::move(problems));
+  }
+  return c;
+}
+
+Config loadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError({path + ": cannot open the config file"});
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseConfig(text.str(), path);
+}
+
+}  // namespace sluice

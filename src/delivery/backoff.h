@@ -1,0 +1,38 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string_view>
+
+namespace sluice {
+
+struct BackoffSettings {
+  std::chrono::milliseconds initial{100};
+  std::chrono::milliseconds max{10'000};
+  double multiplier = 2.0;
+};
+
+// Capped exponential backoff with full jitter (the delay is uniform in [0, cap)), so that many
+// deliveries failing at once do not retry in lock-step against a recovering sink.
+class Backoff {
+ public:
+  Backoff(BackoffSettings settings, std::uint64_t seed) : settings_(settings), rng_(seed) {}
+
+  // Delay before attempt number `attempt` + 1, after `attempt` failed attempts (>= 1).
+  std::chrono::milliseconds delayAfter(std::uint32_t attempt);
+
+  // The upper bound delayAfter() draws from, without jitter.
+  std::chrono::milliseconds ceilingAfter(std::uint32_t attempt) const;
+
+ private:
+  BackoffSettings settings_;
+  std::mt19937_64 rng_;
+};
+
+// Parses a Retry-After value given in delta-seconds (RFC 9110 §10.2.3); nullopt for anything
+// else. HTTP-date forms come with the fuller retry policy.
+std::optional<std::chrono::seconds> parseRetryAfterSeconds(std::string_view value);
+
+}  // namespace sluice

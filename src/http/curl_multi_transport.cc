@@ -1,0 +1,282 @@
+#include "http/curl_multi_transport.h"
+
+#include <sys/epoll.h>
+
+#include <array>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace sluice {
+
+CurlGlobal::CurlGlobal() {
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    throw std::runtime_error("curl_global_init failed");
+  }
+}
+
+struct CurlMultiTransport::Transfer {
+  CurlEasyPtr easy;
+  CurlSlistPtr headers;
+  std::uint64_t token = 0;
+  std::uint32_t sink = 0;
+  std::string retry_after;
+  std::array<char, CURL_ERROR_SIZE> errbuf{};
+};
+
+namespace {
+
+void check(CURLMcode rc, const char* what) {
+  if (rc != CURLM_OK) throw std::runtime_error(std::string(what) + ": " + curl_multi_strerror(rc));
+}
+
+TransportFailure classify(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OK:
+      return TransportFailure::kNone;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return TransportFailure::kConnect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return TransportFailure::kTimeout;
+    default:
+      return TransportFailure::kOther;
+  }
+}
+
+bool startsWithNoCase(const char* data, size_t len, std::string_view prefix) {
+  if (len < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(data[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+CurlMultiTransport::CurlMultiTransport(EventLoop& loop, const std::vector<SinkConfig>& sinks,
+                                       HttpResponseHandler& handler)
+    : loop_(loop), handler_(handler), multi_(curl_multi_init()) {
+  if (!multi_) throw std::runtime_error("curl_multi_init failed");
+  long total_window = 0;
+  for (const auto& s : sinks) {
+    SinkSlot slot;
+    slot.config = s;
+    slot.fixed_headers.push_back("Content-Type: " + s.content_type);
+    // Without this curl waits for a 100-continue on bodies over 1 KiB: a round trip lost.
+    slot.fixed_headers.emplace_back("Expect:");
+    for (const auto& [name, value] : s.headers) slot.fixed_headers.push_back(name + ": " + value);
+    sinks_.push_back(std::move(slot));
+    total_window += static_cast<long>(s.max_in_flight);
+  }
+  CURLM* m = multi_.get();
+  check(curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &CurlMultiTransport::onSocket),
+        "CURLMOPT_SOCKETFUNCTION");
+  check(curl_multi_setopt(m, CURLMOPT_SOCKETDATA, this), "CURLMOPT_SOCKETDATA");
+  check(curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &CurlMultiTransport::onTimer),
+        "CURLMOPT_TIMERFUNCTION");
+  check(curl_multi_setopt(m, CURLMOPT_TIMERDATA, this), "CURLMOPT_TIMERDATA");
+  check(curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX), "CURLMOPT_PIPELINING");
+  // Keep a connection per in-flight slot cached, else HTTP/1.1 keep-alive connections are
+  // closed and reopened under load.
+  check(curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, total_window + 16), "CURLMOPT_MAXCONNECTS");
+}
+
+CurlMultiTransport::~CurlMultiTransport() {
+  for (auto& [token, t] : active_) curl_multi_remove_handle(multi_.get(), t->easy.get());
+  if (timer_ != 0) loop_.cancel(timer_);
+}
+
+std::unique_ptr<CurlMultiTransport::Transfer> CurlMultiTransport::acquire(std::uint32_t sink) {
+  auto& slot = sinks_[sink];
+  if (!slot.idle.empty()) {
+    auto t = std::move(slot.idle.back());
+    slot.idle.pop_back();
+    return t;
+  }
+  auto t = std::make_unique<Transfer>();
+  t->sink = sink;
+  t->easy.reset(curl_easy_init());
+  if (!t->easy) return nullptr;
+  CURL* e = t->easy.get();
+  const SinkConfig& c = slot.config;
+  curl_easy_setopt(e, CURLOPT_URL, c.url.c_str());
+  curl_easy_setopt(e, CURLOPT_POST, 1L);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout.count()));
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(c.timeout.count()));
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf.data());
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &CurlMultiTransport::onHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlMultiTransport::onBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  if (c.http2) {
+    const bool tls = c.url.rfind("https://", 0) == 0;
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    // Wait for an existing connection to multiplex on instead of opening one per request.
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+  }
+  return t;
+}
+
+void CurlMultiTransport::release(std::unique_ptr<Transfer> t) {
+  t->headers.reset();
+  t->retry_after.clear();
+  t->errbuf[0] = '\0';
+  sinks_[t->sink].idle.push_back(std::move(t));
+}
+
+void CurlMultiTransport::send(std::uint64_t token, const HttpRequest& r) {
+  auto t = acquire(r.sink);
+  if (!t) {
+    HttpResponse failed;
+    failed.failure = TransportFailure::kOther;
+    failed.error = "curl_easy_init failed";
+    handler_.onResponse(token, failed);
+    return;
+  }
+  t->token = token;
+  curl_slist* list = nullptr;
+  auto append = [&list](const std::string& line) {
+    if (curl_slist* next = curl_slist_append(list, line.c_str())) list = next;
+  };
+  for (const auto& h : sinks_[r.sink].fixed_headers) append(h);
+  std::string line;
+  line.reserve(96);
+  line.assign("Idempotency-Key: ").append(r.idempotency_key);
+  append(line);
+  line.assign("Sluice-Source-Topic: ").append(r.topic);
+  append(line);
+  line.assign("Sluice-Source-Partition: ").append(std::to_string(r.partition));
+  append(line);
+  line.assign("Sluice-Source-Offset: ").append(std::to_string(r.offset));
+  append(line);
+  line.assign("Sluice-Attempt: ").append(std::to_string(r.attempt));
+  append(line);
+  t->headers.reset(list);
+
+  CURL* e = t->easy.get();
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+  // Zero-copy: the body is the Kafka message's payload, alive until the response.
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.empty() ? "" : r.body.data());
+
+  const CURLMcode rc = curl_multi_add_handle(multi_.get(), e);
+  if (rc != CURLM_OK) {
+    HttpResponse failed;
+    failed.failure = TransportFailure::kOther;
+    failed.error = std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc);
+    release(std::move(t));
+    handler_.onResponse(token, failed);
+    return;
+  }
+  active_.emplace(token, std::move(t));
+}
+
+void CurlMultiTransport::cancel(std::uint64_t token) {
+  auto it = active_.find(token);
+  if (it == active_.end()) return;
+  curl_multi_remove_handle(multi_.get(), it->second->easy.get());
+  auto t = std::move(it->second);
+  active_.erase(it);
+  release(std::move(t));
+}
+
+int CurlMultiTransport::onSocket(CURL*, curl_socket_t s, int what, void* self, void*) {
+  auto* me = static_cast<CurlMultiTransport*>(self);
+  if (what == CURL_POLL_REMOVE) {
+    me->loop_.unwatch(s);
+    return 0;
+  }
+  std::uint32_t events = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= EPOLLIN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= EPOLLOUT;
+  me->loop_.watch(s, events, [me, s](std::uint32_t ev) { me->socketReady(s, ev); });
+  return 0;
+}
+
+int CurlMultiTransport::onTimer(CURLM*, long timeout_ms, void* self) {
+  auto* me = static_cast<CurlMultiTransport*>(self);
+  if (me->timer_ != 0) {
+    me->loop_.cancel(me->timer_);
+    me->timer_ = 0;
+  }
+  if (timeout_ms >= 0) {
+    me->timer_ = me->loop_.runAfter(Millis(timeout_ms), [me] {
+      me->timer_ = 0;
+      me->timerDue();
+    });
+  }
+  return 0;
+}
+
+size_t CurlMultiTransport::onHeader(char* buffer, size_t size, size_t nitems, void* transfer) {
+  const size_t len = size * nitems;
+  static constexpr std::string_view kRetryAfter = "retry-after:";
+  if (startsWithNoCase(buffer, len, kRetryAfter)) {
+    auto* t = static_cast<Transfer*>(transfer);
+    t->retry_after.assign(buffer + kRetryAfter.size(), len - kRetryAfter.size());
+  }
+  return len;
+}
+
+size_t CurlMultiTransport::onBody(char*, size_t size, size_t nmemb, void*) {
+  return size * nmemb;  // sinks' answer bodies carry nothing sluice needs
+}
+
+void CurlMultiTransport::socketReady(curl_socket_t s, std::uint32_t events) {
+  int flags = 0;
+  if (events & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
+  if (events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+  if (events & EPOLLERR) flags |= CURL_CSELECT_ERR;
+  int running = 0;
+  curl_multi_socket_action(multi_.get(), s, flags, &running);
+  collectDone();
+}
+
+void CurlMultiTransport::timerDue() {
+  int running = 0;
+  curl_multi_socket_action(multi_.get(), CURL_SOCKET_TIMEOUT, 0, &running);
+  collectDone();
+}
+
+void CurlMultiTransport::collectDone() {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL* e = msg->easy_handle;
+    const CURLcode result = msg->data.result;
+    Transfer* raw = nullptr;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, &raw);
+    curl_multi_remove_handle(multi_.get(), e);
+    if (raw == nullptr) continue;
+    auto it = active_.find(raw->token);
+    if (it == active_.end()) continue;
+    auto t = std::move(it->second);
+    active_.erase(it);
+
+    HttpResponse response;
+    response.failure = classify(result);
+    if (result == CURLE_OK) {
+      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &response.status);
+    } else {
+      response.error = t->errbuf[0] != '\0' ? t->errbuf.data() : curl_easy_strerror(result);
+    }
+    curl_off_t total_us = 0;
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
+    response.elapsed = std::chrono::microseconds(total_us);
+    response.retry_after = std::move(t->retry_after);
+    const std::uint64_t token = t->token;
+    release(std::move(t));
+    // May call send() again (a retry or the next queued delivery): safe, we are outside curl.
+    handler_.onResponse(token, response);
+  }
+}
+
+}  // namespace sluice

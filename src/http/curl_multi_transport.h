@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "http/curl_handles.h"
+#include "http/http_transport.h"
+#include "loop/event_loop.h"
+
+namespace sluice {
+
+// All sinks' transfers on one CURLM driven by the event loop through
+// curl_multi_socket_action: curl tells us which sockets to watch and when its timer is due;
+// we never block in curl. Easy handles are pooled per sink so connections and TLS sessions are
+// reused (keep-alive), and HTTP/2 streams are multiplexed where a sink enables it.
+class CurlMultiTransport final : public HttpTransport {
+ public:
+  CurlMultiTransport(EventLoop& loop, const std::vector<SinkConfig>& sinks,
+                     HttpResponseHandler& handler);  // throws at start-up on curl failure
+  ~CurlMultiTransport() override;
+
+  void send(std::uint64_t token, const HttpRequest& request) override;
+  void cancel(std::uint64_t token) override;
+
+  std::size_t active() const { return active_.size(); }
+
+ private:
+  struct Transfer;
+  struct SinkSlot {
+    SinkConfig config;
+    std::vector<std::string> fixed_headers;  // "Name: value", built once
+    std::vector<std::unique_ptr<Transfer>> idle;
+  };
+
+  static int onSocket(CURL* easy, curl_socket_t s, int what, void* self, void* socketp);
+  static int onTimer(CURLM* multi, long timeout_ms, void* self);
+  static size_t onHeader(char* buffer, size_t size, size_t nitems, void* transfer);
+  static size_t onBody(char* ptr, size_t size, size_t nmemb, void* transfer);
+
+  void socketReady(curl_socket_t s, std::uint32_t events);
+  void timerDue();
+  void collectDone();
+  std::unique_ptr<Transfer> acquire(std::uint32_t sink);
+  void release(std::unique_ptr<Transfer> t);
+
+  EventLoop& loop_;
+  HttpResponseHandler& handler_;
+  CurlMultiPtr multi_;
+  std::vector<SinkSlot> sinks_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Transfer>> active_;
+  Scheduler::TimerId timer_ = 0;
+};
+
+}  // namespace sluice

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+// What one POST to a sink carries. Views must stay valid until the response (or cancel).
+struct HttpRequest {
+  std::uint32_t sink = 0;
+  std::string_view body;
+  std::string_view idempotency_key;  // already an sf-string
+  std::string_view topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::uint32_t attempt = 1;
+};
+
+enum class TransportFailure { kNone, kConnect, kTimeout, kOther };
+
+struct HttpResponse {
+  long status = 0;  // 0 when no HTTP answer arrived
+  TransportFailure failure = TransportFailure::kNone;
+  std::string error;        // transport error text, empty on an HTTP answer
+  std::string retry_after;  // raw Retry-After header value, empty if absent
+  std::chrono::microseconds elapsed{0};
+};
+
+class HttpResponseHandler {
+ public:
+  virtual ~HttpResponseHandler() = default;
+  virtual void onResponse(std::uint64_t token, const HttpResponse& response) = 0;
+};
+
+// Sends POSTs without blocking; every send() ends in exactly one onResponse() for its token,
+// unless cancel() is called first. An interface so the dispatcher can be tested with a fake.
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  virtual void send(std::uint64_t token, const HttpRequest& request) = 0;
+  virtual void cancel(std::uint64_t token) = 0;
+};
+using HttpTransportPtr = std::unique_ptr<HttpTransport>;
+
+}  // namespace sluice

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "kafka/rd_handles.h"
+#include "util/unique_fd.h"
+
+namespace sluice {
+
+// Receives librdkafka's rebalance decisions; called on the loop thread from poll().
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  virtual void onAssign(const rd_kafka_topic_partition_list_t& partitions) = 0;
+  // lost: the partitions were taken away (session timeout, fencing): their state must go now.
+  virtual void onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost) = 0;
+};
+
+struct KafkaCounters {
+  std::uint64_t commits_ok = 0;
+  std::uint64_t commit_failures = 0;
+  std::uint64_t rebalances = 0;
+  std::uint64_t consume_errors = 0;
+};
+
+// A consumer-group member on librdkafka's C API. The consumer queue (with the main queue
+// forwarded into it, so rebalance and commit callbacks arrive there too) signals an eventfd
+// when it goes from empty to non-empty; the event loop watches that fd and calls poll().
+class KafkaConsumer {
+ public:
+  KafkaConsumer(const KafkaConfig& config, RebalanceListener& listener);  // throws at start-up
+  ~KafkaConsumer();
+  KafkaConsumer(const KafkaConsumer&) = delete;
+  KafkaConsumer& operator=(const KafkaConsumer&) = delete;
+
+  int wakeFd() const { return wake_fd_.get(); }
+  void clearWake();  // reads the eventfd counter back to zero
+
+  // Next message or error, or null when the queue is empty. Serves callbacks too.
+  RdMessagePtr poll();
+
+  void incrementalAssign(const rd_kafka_topic_partition_list_t& partitions);
+  void incrementalUnassign(const rd_kafka_topic_partition_list_t& partitions);
+  void pause(rd_kafka_topic_partition_list_t& partitions);
+  void resume(rd_kafka_topic_partition_list_t& partitions);
+  // Stores offsets for the auto-committer; returns how many elements failed.
+  int storeOffsets(rd_kafka_topic_partition_list_t& offsets);
+  bool assignmentLost();
+
+  // Starts leaving the group without blocking; keep calling serveClose() on wakes until it
+  // returns true.
+  void beginClose();
+  bool serveClose();
+  bool closed() const { return closed_; }
+  // Gives up on a clean close (broker unreachable): destruction will not wait for the group.
+  void abandonClose() { skip_close_ = true; }
+
+  const KafkaCounters& counters() const { return counters_; }
+
+ private:
+  static void onRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  static void onCommit(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t* offsets, void* opaque);
+  void handleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+
+  RebalanceListener& listener_;
+  UniqueFd wake_fd_;
+  RdKafkaPtr rk_;
+  RdQueuePtr queue_;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool skip_close_ = false;
+  KafkaCounters counters_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,78 @@
+// sluice: consume Kafka topics as a consumer group and deliver every event to every HTTP sink,
+// committing an offset only once all sinks accepted it.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "app/app.h"
+#include "config/config.h"
+#include "http/curl_handles.h"
+
+namespace {
+
+int checkConfig(const std::string& path) {
+  try {
+    const sluice::Config c = sluice::loadConfigFile(path);
+    std::cout << path << ": ok (" << c.sinks.size() << " sinks, " << c.kafka.topics.size()
+              << " topics)\n";
+    return 0;
+  } catch (const sluice::ConfigError& e) {
+    for (const auto& p : e.problems()) std::cerr << p << '\n';
+    return 2;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{
+      "sluice: reads Kafka topics as a consumer group and delivers every event over HTTP to "
+      "every configured sink, committing offsets only once all sinks accepted them."};
+  cli.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
+  std::string config_path;
+  int stats_seconds = -1;
+  std::string log_level;
+  cli.add_option("-c,--config", config_path, "YAML config file (see deploy/sluice.yaml)")
+      ->check(CLI::ExistingFile);
+  cli.add_option("--stats", stats_seconds,
+                 "Log throughput every N seconds (overrides stats_interval_ms; 0 = off)")
+      ->check(CLI::Range(0, 3600));
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  std::string check_path;
+  CLI::App* check = cli.add_subcommand("check-config", "Validate a config file and exit");
+  check->add_option("file", check_path, "YAML config file")->required();
+
+  CLI11_PARSE(cli, argc, argv);
+
+  if (check->parsed()) return checkConfig(check_path);
+  if (config_path.empty()) {
+    std::cerr << "sluice: --config FILE is required (see --help)\n";
+    return 2;
+  }
+
+  sluice::Config config;
+  try {
+    config = sluice::loadConfigFile(config_path);
+  } catch (const sluice::ConfigError& e) {
+    for (const auto& p : e.problems()) std::cerr << p << '\n';
+    return 2;
+  }
+  if (stats_seconds >= 0) config.stats_interval = std::chrono::seconds(stats_seconds);
+  if (!log_level.empty()) config.log_level = log_level;
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  try {
+    sluice::CurlGlobal curl;
+    sluice::App app(std::move(config));
+    return app.run();
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 1;
+  }
+}

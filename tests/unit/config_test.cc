@@ -1,0 +1,121 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace sluice {
+namespace {
+
+const char* kValid = R"(
+kafka:
+  brokers: 127.0.0.1:9092
+  group: g1
+  topics: [events, more]
+  properties:
+    fetch.min.bytes: "1"
+sinks:
+  - {name: a, url: "http://127.0.0.1:8081/"}
+  - name: b
+    url: https://b.example/ingest
+    timeout_ms: 2500
+    max_in_flight: 64
+    http2: true
+    headers: {Authorization: "Bearer x"}
+delivery:
+  max_in_flight_events: 5000
+  retry: {initial_backoff_ms: 50, max_backoff_ms: 2000, multiplier: 3}
+  idempotency_key: {from: json_pointer, json_pointer: /id}
+stats_interval_ms: 1000
+)";
+
+std::vector<std::string> problemsOf(const std::string& yaml) {
+  try {
+    parseConfig(yaml, "test.yaml");
+  } catch (const ConfigError& e) {
+    return e.problems();
+  }
+  return {};
+}
+
+bool mentions(const std::vector<std::string>& problems, const std::string& text) {
+  return std::any_of(problems.begin(), problems.end(),
+                     [&](const std::string& p) { return p.find(text) != std::string::npos; });
+}
+
+TEST(Config, ParsesAValidFile) {
+  const Config c = parseConfig(kValid, "test.yaml");
+  EXPECT_EQ(c.kafka.brokers, "127.0.0.1:9092");
+  EXPECT_EQ(c.kafka.group, "g1");
+  EXPECT_EQ(c.kafka.topics, (std::vector<std::string>{"events", "more"}));
+  EXPECT_EQ(c.kafka.properties.at("fetch.min.bytes"), "1");
+  ASSERT_EQ(c.sinks.size(), 2u);
+  EXPECT_EQ(c.sinks[0].name, "a");
+  EXPECT_EQ(c.sinks[0].timeout, std::chrono::milliseconds(5000));  // default
+  EXPECT_EQ(c.sinks[1].timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(c.sinks[1].max_in_flight, 64u);
+  EXPECT_TRUE(c.sinks[1].http2);
+  EXPECT_EQ(c.sinks[1].headers.at("Authorization"), "Bearer x");
+  EXPECT_EQ(c.max_in_flight_events, 5000u);
+  EXPECT_EQ(c.retry.initial, std::chrono::milliseconds(50));
+  EXPECT_DOUBLE_EQ(c.retry.multiplier, 3.0);
+  EXPECT_EQ(c.idempotency.source, KeySource::kJsonPointer);
+  EXPECT_EQ(c.idempotency.json_pointer, "/id");
+}
+
+TEST(Config, ReportsEveryProblemWithItsPath) {
+  const auto p = problemsOf(R"(
+kafka:
+  brokers: ""
+  topics: []
+  colour: blue
+sinks:
+  - {name: a, url: "ftp://x"}
+  - {name: a, url: "http://y", timeout_ms: -3, max_in_flight: lots}
+delivery:
+  idempotency_key: {from: somewhere}
+)");
+  EXPECT_TRUE(mentions(p, "test.yaml: kafka.brokers: must not be empty")) << p.size();
+  EXPECT_TRUE(mentions(p, "kafka.group: is required"));
+  EXPECT_TRUE(mentions(p, "kafka.topics: must name at least one topic"));
+  EXPECT_TRUE(mentions(p, "kafka.colour: unknown key"));
+  EXPECT_TRUE(mentions(p, "sinks[0].url: must start with http:// or https://"));
+  EXPECT_TRUE(mentions(p, "sinks[1].name: 'a' is used by another sink"));
+  EXPECT_TRUE(mentions(p, "sinks[1].timeout_ms: must be between"));
+  EXPECT_TRUE(mentions(p, "sinks[1].max_in_flight: must be an integer"));
+  EXPECT_TRUE(mentions(p, "delivery.idempotency_key.from: must be one of"));
+}
+
+TEST(Config, RefusesOverridesOfTheCommitGuarantee) {
+  const auto p = problemsOf(R"(
+kafka:
+  brokers: b:9092
+  group: g
+  topics: t
+  properties: {enable.auto.offset.store: "true"}
+sinks: [{name: a, url: "http://a"}]
+)");
+  EXPECT_TRUE(mentions(p, "kafka.properties.enable.auto.offset.store: is managed by sluice"));
+}
+
+TEST(Config, RefusesHeadersSluiceSets) {
+  const auto p = problemsOf(R"(
+kafka: {brokers: b, group: g, topics: t}
+sinks: [{name: a, url: "http://a", headers: {Idempotency-Key: x}}]
+)");
+  EXPECT_TRUE(mentions(p, "sinks[0].headers.Idempotency-Key: is set by sluice"));
+}
+
+TEST(Config, ReportsYamlSyntaxErrorsWithLine) {
+  const auto p = problemsOf("kafka: [unclosed\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_TRUE(mentions(p, "test.yaml:")) << p[0];
+}
+
+TEST(Config, RequiresSinks) {
+  const auto p = problemsOf("kafka: {brokers: b, group: g, topics: t}\n");
+  EXPECT_TRUE(mentions(p, "sinks: is required"));
+}
+
+}  // namespace
+}  // namespace sluice
