@@ -1,0 +1,40 @@
+#pragma once
+
+// Kafka operations the tests, the demo and the benchmarks need around sluice: create a topic,
+// produce numbered JSON events, read a group's committed offsets and a topic's end offsets.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sluice::testing {
+
+using PartitionOffsets = std::map<std::int32_t, std::int64_t>;
+
+// Creates the topic (replication 1); an existing topic with that name is an error unless
+// `allow_existing`. Waits until its metadata shows every partition. Throws on failure.
+void createTopic(const std::string& bootstrap, const std::string& topic, int partitions,
+                 bool allow_existing = false);
+
+struct ProduceOptions {
+  std::int64_t count = 0;
+  std::int64_t first_seq = 0;
+  int partitions = 1;          // events are spread round-robin over 0..partitions-1
+  std::size_t body_bytes = 0;  // pads the JSON body to about this size
+  double rate_per_sec = 0;     // 0: as fast as possible
+};
+
+// Produces `count` events {"seq":N,...} with acks=all and waits for every delivery report.
+// Returns how many were produced to each partition. Throws if any delivery failed.
+PartitionOffsets produceEvents(const std::string& bootstrap, const std::string& topic,
+                               const ProduceOptions& options);
+
+PartitionOffsets endOffsets(const std::string& bootstrap, const std::string& topic,
+                            int partitions);
+
+// The group's committed offsets (-1001 where none is committed).
+PartitionOffsets committedOffsets(const std::string& bootstrap, const std::string& group,
+                                  const std::string& topic, int partitions);
+
+}  // namespace sluice::testing

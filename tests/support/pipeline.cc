@@ -1,0 +1,163 @@
+#include "pipeline.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "delivery/idempotency_key.h"
+
+namespace sluice::testing {
+namespace fs = std::filesystem;
+
+std::string bootstrapServers() {
+  const char* b = std::getenv("SLUICE_TEST_BOOTSTRAP");
+  return b != nullptr && *b != '\0' ? b : "127.0.0.1:9092";
+}
+
+Pipeline::Pipeline(const std::string& name, int partitions) : partitions_(partitions) {
+  const auto stamp = std::to_string(::getpid()) + "-" +
+                     std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  topic_ = "it-" + name + "-" + stamp;
+  group_ = "it-group-" + name + "-" + stamp;
+  dir_ = (fs::path(SLUICE_TEST_WORKDIR) / (name + "-" + stamp)).string();
+  fs::create_directories(dir_);
+  createTopic(bootstrapServers(), topic_, partitions);
+}
+
+Pipeline::~Pipeline() {
+  for (auto& s : sluices_) {
+    if (s && s->running()) {
+      s->signal(SIGKILL);
+      s->wait(std::chrono::seconds(10));
+    }
+  }
+  for (auto& s : sinks_) {
+    if (s.process && s.process->running()) {
+      s.process->signal(SIGTERM);
+      s.process->wait(std::chrono::seconds(5));
+    }
+  }
+}
+
+std::size_t Pipeline::startSink(const std::string& name, std::vector<std::string> flags, int port) {
+  std::size_t index = sinks_.size();
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    if (sinks_[i].name == name) index = i;  // a restart of a sink we had before
+  }
+  if (index == sinks_.size()) {
+    sinks_.push_back({name, port, dir_ + "/sink-" + name + ".rec", nullptr});
+  }
+  Sink& s = sinks_[index];
+  const std::string port_file = dir_ + "/sink-" + name + ".port";
+  fs::remove(port_file);
+  std::vector<std::string> argv = {SLUICE_TEST_SINK_BIN, "--port", std::to_string(port),
+                                   "--port-file", port_file, "--out", s.record_path};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  s.process = std::make_unique<ChildProcess>(argv, dir_ + "/sink-" + name + ".log");
+  if (!waitFor([&] { return fs::exists(port_file); }, std::chrono::seconds(10))) {
+    throw std::runtime_error("sink " + name + " did not start: " +
+                             readFile(dir_ + "/sink-" + name + ".log"));
+  }
+  s.port = std::stoi(readFile(port_file));
+  return index;
+}
+
+void Pipeline::killSink(std::size_t i) {
+  sinks_[i].process->signal(SIGKILL);
+  sinks_[i].process->wait(std::chrono::seconds(10));
+}
+
+SinkRecords Pipeline::records(std::size_t i) const {
+  SinkRecords out;
+  std::ifstream in(sinks_[i].record_path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    SinkRecord r;
+    std::string partition, offset, attempt;
+    if (!std::getline(fields, r.key, '\t') || !std::getline(fields, r.topic, '\t') ||
+        !std::getline(fields, partition, '\t') || !std::getline(fields, offset, '\t') ||
+        !std::getline(fields, attempt, '\t')) {
+      continue;  // a line still being written
+    }
+    r.partition = std::stoi(partition);
+    r.offset = std::stoll(offset);
+    r.attempt = static_cast<std::uint32_t>(std::stoul(attempt));
+    ++out.count_by_key[r.key];
+    out.all.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string Pipeline::writeConfig(const std::string& extra) const {
+  std::ostringstream y;
+  y << "kafka:\n  brokers: " << bootstrapServers() << "\n  group: " << group_
+    << "\n  topics: [" << topic_ << "]\n  commit_interval_ms: 200\n"
+    << "  drain_budget_ms: 5000\n"
+    << "  properties:\n    session.timeout.ms: \"10000\"\n"
+    << "    heartbeat.interval.ms: \"1000\"\n"
+    << "    topic.metadata.refresh.interval.ms: \"2000\"\n"
+    << "sinks:\n";
+  for (const auto& s : sinks_) {
+    y << "  - name: " << s.name << "\n    url: http://127.0.0.1:" << s.port
+      << "/ingest\n    timeout_ms: 3000\n";
+  }
+  y << "delivery:\n  retry: {initial_backoff_ms: 50, max_backoff_ms: 1000}\n";
+  y << "shutdown_grace_ms: 5000\nstats_interval_ms: 1000\n" << extra;
+  const std::string path = dir_ + "/sluice-" + std::to_string(sluices_.size()) + ".yaml";
+  std::ofstream(path) << y.str();
+  return path;
+}
+
+std::size_t Pipeline::startSluice(const std::string& config_path) {
+  const std::size_t index = sluices_.size();
+  sluices_.push_back(std::make_unique<ChildProcess>(
+      std::vector<std::string>{SLUICE_TEST_SLUICE_BIN, "--config", config_path},
+      dir_ + "/sluice-" + std::to_string(index) + ".log"));
+  return index;
+}
+
+std::string Pipeline::sluiceLog(std::size_t i) const {
+  return readFile(dir_ + "/sluice-" + std::to_string(i) + ".log");
+}
+
+PartitionOffsets Pipeline::produce(std::int64_t count, std::int64_t first_seq) {
+  ProduceOptions o;
+  o.count = count;
+  o.first_seq = first_seq;
+  o.partitions = partitions_;
+  o.body_bytes = 200;
+  return produceEvents(bootstrapServers(), topic_, o);
+}
+
+PartitionOffsets Pipeline::committed() const {
+  return committedOffsets(bootstrapServers(), group_, topic_, partitions_);
+}
+
+PartitionOffsets Pipeline::end() const { return endOffsets(bootstrapServers(), topic_, partitions_); }
+
+std::set<std::string> Pipeline::expectedKeys(const PartitionOffsets& end) const {
+  std::set<std::string> keys;
+  for (const auto& [p, e] : end) {
+    for (std::int64_t o = 0; o < e; ++o) keys.insert(toSfString(coordinatesKey(topic_, p, o)));
+  }
+  return keys;
+}
+
+std::size_t Pipeline::missingFrom(std::size_t i, const std::set<std::string>& expected) const {
+  const SinkRecords r = records(i);
+  std::size_t missing = 0;
+  for (const auto& k : expected) missing += r.count_by_key.contains(k) ? 0 : 1;
+  return missing;
+}
+
+bool Pipeline::sinkHasAll(std::size_t i, const std::set<std::string>& expected) const {
+  return missingFrom(i, expected) == 0;
+}
+
+}  // namespace sluice::testing

@@ -1,0 +1,85 @@
+#pragma once
+
+// A whole pipeline for integration tests: a fresh topic on the real local broker, recording
+// sinks, and the real sluice binary, each in its own process.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kafka_client.h"
+#include "process.h"
+
+namespace sluice::testing {
+
+std::string bootstrapServers();  // $SLUICE_TEST_BOOTSTRAP or 127.0.0.1:9092
+
+struct SinkRecord {
+  std::string key;
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::uint32_t attempt = 0;
+};
+
+// What one recording sink has accepted so far.
+struct SinkRecords {
+  std::vector<SinkRecord> all;
+  std::map<std::string, int> count_by_key;
+  std::size_t duplicates() const { return all.size() - count_by_key.size(); }
+};
+
+class Pipeline {
+ public:
+  Pipeline(const std::string& name, int partitions);
+  ~Pipeline();
+
+  const std::string& topic() const { return topic_; }
+  const std::string& group() const { return group_; }
+  const std::string& dir() const { return dir_; }
+  int partitions() const { return partitions_; }
+
+  // Starts a recording sink; `port` 0 picks a free one. Returns its index.
+  std::size_t startSink(const std::string& name, std::vector<std::string> flags = {},
+                        int port = 0);
+  void killSink(std::size_t i);  // SIGKILL, keeps its port and record file for a restart
+  std::size_t sinkCount() const { return sinks_.size(); }
+  int sinkPort(std::size_t i) const { return sinks_[i].port; }
+  SinkRecords records(std::size_t i) const;
+
+  // Writes the config (every sink started so far) and returns its path. `extra` is appended
+  // at the top level of the YAML.
+  std::string writeConfig(const std::string& extra = "") const;
+  // Starts one more sluice process on the config; returns its index.
+  std::size_t startSluice(const std::string& config_path);
+  ChildProcess& sluice(std::size_t i) { return *sluices_[i]; }
+  std::string sluiceLog(std::size_t i) const;
+
+  PartitionOffsets produce(std::int64_t count, std::int64_t first_seq = 0);
+  PartitionOffsets committed() const;
+  PartitionOffsets end() const;
+
+  // Keys sluice must send for every record in [0, end) of each partition.
+  std::set<std::string> expectedKeys(const PartitionOffsets& end) const;
+  // True once sink i has accepted every key in `expected`.
+  bool sinkHasAll(std::size_t i, const std::set<std::string>& expected) const;
+  std::size_t missingFrom(std::size_t i, const std::set<std::string>& expected) const;
+
+ private:
+  struct Sink {
+    std::string name;
+    int port = 0;
+    std::string record_path;
+    std::unique_ptr<ChildProcess> process;
+  };
+  std::string topic_;
+  std::string group_;
+  std::string dir_;
+  int partitions_;
+  std::vector<Sink> sinks_;
+  std::vector<std::unique_ptr<ChildProcess>> sluices_;
+};
+
+}  // namespace sluice::testing

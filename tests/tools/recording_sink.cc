@@ -1,0 +1,902 @@
+// recording_sink: an HTTP sink for sluice's integration tests, demo and
+// benchmarks. It appends one line per accepted (2xx) request to a record
+// file and can inject faults (latency, delays, failures, hangs, refused
+// connections) without ever blocking its event loop.
+//
+// Record line (tab separated, one per accepted request):
+//   idempotency_key topic partition offset attempt body_fnv1a64_hex body_len
+//   arrival_unix_micros status
+// Header values are verbatim (Idempotency-Key keeps its sf-string quotes)
+// except that tabs and newlines become spaces; absent headers are "-".
+// arrival is when the whole request had been read; the line is written when
+// the answer is queued, so a client that gives up on a delayed answer is not
+// recorded.
+//
+// Each POST draws its fate once: hang, else fail, else --status, else 200
+// (shares taken in that order from one uniform draw), then independently
+// whether it gets the extra --delay-ms.
+
+#include <CLI/CLI.hpp>
+#include <http_parser.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace sluice::tools {
+namespace {
+
+constexpr int64_t kNsPerMs = 1'000'000;
+constexpr int64_t kFlushIntervalNs = 50 * kNsPerMs;
+constexpr int64_t kDrainTimeoutNs = 2'000 * kNsPerMs;
+constexpr int64_t kRelistenRetryNs = 100 * kNsPerMs;
+constexpr size_t kFlushAtBytes = 256 * 1024;
+// Past this much unsent output we stop reading, so a client that pipelines
+// without reading answers cannot grow our memory without bound.
+constexpr size_t kMaxPendingOut = 1 << 20;
+constexpr size_t kMaxHeaderValue = 4096;
+constexpr size_t kReadBufferBytes = 64 * 1024;
+
+__attribute__((format(printf, 1, 2))) void log(const char* fmt, ...) {
+  char line[512];
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(line, sizeof line, fmt, args);
+  va_end(args);
+  std::fprintf(stderr, "recording_sink: %s\n", line);
+}
+
+int64_t clock_ns(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+int64_t mono_ns() { return clock_ns(CLOCK_MONOTONIC); }
+int64_t unix_micros() { return clock_ns(CLOCK_REALTIME) / 1000; }
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct Options {
+  uint16_t port = 0;
+  std::string bind = "127.0.0.1";
+  std::string port_file;
+  std::string out;
+  int latency_ms = 0;
+  double delay_share = 0;
+  int delay_ms = 0;
+  double fail_share = 0;
+  int fail_status = 503;
+  int retry_after = -1;  // -1: no Retry-After header
+  double hang_share = 0;
+  int status = 0;
+  double status_share = 0;
+  int refuse_after_ms = 0;
+  int refuse_for_ms = 0;
+  uint64_t seed = 0;
+  uint64_t max_requests = 0;  // 0: unlimited
+  uint64_t max_body = 1 << 20;
+  int threads = 1;
+};
+
+struct Stats {
+  uint64_t requests = 0, accepted = 0, failed = 0, hung = 0, delayed = 0;
+  Stats& operator+=(const Stats& o) {
+    requests += o.requests;
+    accepted += o.accepted;
+    failed += o.failed;
+    hung += o.hung;
+    delayed += o.delayed;
+    return *this;
+  }
+};
+
+// State every loop reads; written once before the threads start, except the
+// atomics.
+struct Shared {
+  const Options& opt;
+  int out_fd;
+  uint16_t port;
+  int64_t start_ns;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> accepted_total{0};
+};
+
+// Buffers record lines and writes them in one O_APPEND write, so lines from
+// several loops sharing the file never interleave mid-line.
+class RecordWriter {
+ public:
+  explicit RecordWriter(int fd) : fd_(fd) { buf_.reserve(kFlushAtBytes + 4096); }
+  std::string& buffer() { return buf_; }
+  void flush() {
+    size_t done = 0;
+    while (done < buf_.size()) {
+      const ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        log("writing the record file failed: %s; %zu bytes lost", std::strerror(errno),
+            buf_.size() - done);
+        break;
+      }
+      done += static_cast<size_t>(n);
+    }
+    buf_.clear();
+  }
+
+ private:
+  int fd_;
+  std::string buf_;
+};
+
+enum Slot : int { kKey, kTopic, kPartition, kOffset, kAttempt, kExpect, kSlotCount };
+constexpr std::array<std::string_view, kSlotCount> kSlotNames = {
+    "idempotency-key", "sluice-source-topic", "sluice-source-partition",
+    "sluice-source-offset", "sluice-attempt", "expect"};
+
+int find_slot(std::string_view name) {
+  for (int i = 0; i < kSlotCount; ++i) {
+    const auto& want = kSlotNames[static_cast<size_t>(i)];
+    if (name.size() == want.size() && strncasecmp(name.data(), want.data(), want.size()) == 0)
+      return i;
+  }
+  return -1;
+}
+
+constexpr uint64_t kFnvOffset = 14695981039346656037ULL;
+constexpr uint64_t kFnvPrime = 1099511628211ULL;
+
+struct Request {
+  std::string url;
+  std::string field;  // header names may arrive split over several reads
+  std::array<std::string, kSlotCount> value;
+  std::array<bool, kSlotCount> seen{};
+  int slot = -1;
+  bool in_value = false;
+  uint64_t body_hash = kFnvOffset;
+  uint64_t body_len = 0;
+  bool too_large = false;
+  int64_t arrival_us = 0;
+
+  void reset() {
+    url.clear();
+    field.clear();
+    for (auto& v : value) v.clear();
+    seen.fill(false);
+    slot = -1;
+    in_value = false;
+    body_hash = kFnvOffset;
+    body_len = 0;
+    too_large = false;
+  }
+  void begin_value() {
+    in_value = true;
+    slot = find_slot(field);
+    if (slot < 0) return;
+    auto& v = value[static_cast<size_t>(slot)];
+    // Repeated headers are joined as RFC 9110 allows, which also makes a
+    // client that sends a key twice visible in the record.
+    if (seen[static_cast<size_t>(slot)]) v += ',';
+    seen[static_cast<size_t>(slot)] = true;
+  }
+  void end_value() {
+    if (slot >= 0) {
+      auto& v = value[static_cast<size_t>(slot)];
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+    }
+    in_value = false;
+    field.clear();
+  }
+};
+
+struct Reply {
+  int status = 200;
+  bool record = false;
+  bool close = false;
+  int retry_after = -1;
+};
+
+enum class ConnState {
+  kReading,   // parsing requests
+  kWaiting,   // a reply waits on a timer; later pipelined requests wait too
+  kHung,      // never answered; input discarded until the client leaves
+  kClosing,   // last reply queued; close once it is sent
+  kDraining,  // reply sent and write side shut; wait for the client's FIN so
+              // unread input does not turn our close into a reset
+};
+
+struct Conn {
+  uint64_t id = 0;
+  UniqueFd fd;
+  http_parser parser{};
+  uint64_t max_body = 0;
+  Request req;
+  ConnState state = ConnState::kReading;
+  Reply pending;
+  std::string unparsed;  // input held back while kWaiting
+  std::string out;
+  uint32_t events = 0;
+  bool dead = false;
+};
+
+Conn& conn_of(http_parser* p) { return *static_cast<Conn*>(p->data); }
+
+int on_message_begin(http_parser* p) {
+  conn_of(p).req.reset();
+  return 0;
+}
+int on_url(http_parser* p, const char* at, size_t len) {
+  auto& url = conn_of(p).req.url;
+  url.append(at, std::min(len, kMaxHeaderValue - std::min(url.size(), kMaxHeaderValue)));
+  return 0;
+}
+int on_header_field(http_parser* p, const char* at, size_t len) {
+  auto& r = conn_of(p).req;
+  if (r.in_value) r.end_value();
+  r.field.append(at, std::min(len, kMaxHeaderValue - std::min(r.field.size(), kMaxHeaderValue)));
+  return 0;
+}
+int on_header_value(http_parser* p, const char* at, size_t len) {
+  auto& r = conn_of(p).req;
+  if (!r.in_value) r.begin_value();
+  if (r.slot >= 0) {
+    auto& v = r.value[static_cast<size_t>(r.slot)];
+    v.append(at, std::min(len, kMaxHeaderValue - std::min(v.size(), kMaxHeaderValue)));
+  }
+  return 0;
+}
+int on_headers_complete(http_parser* p) {
+  auto& c = conn_of(p);
+  auto& r = c.req;
+  if (r.in_value) r.end_value();
+  // Refuse before reading the body; pausing hands control back to the loop.
+  if ((p->flags & F_CONTENTLENGTH) && p->content_length > c.max_body) {
+    r.too_large = true;
+    http_parser_pause(p, 1);
+    return 0;
+  }
+  if (r.seen[kExpect] && strcasecmp(r.value[kExpect].c_str(), "100-continue") == 0)
+    c.out += "HTTP/1.1 100 Continue\r\n\r\n";
+  return 0;
+}
+int on_body(http_parser* p, const char* at, size_t len) {
+  auto& c = conn_of(p);
+  auto& r = c.req;
+  r.body_len += len;
+  if (r.body_len > c.max_body) {  // chunked bodies have no length up front
+    r.too_large = true;
+    http_parser_pause(p, 1);
+    return 0;
+  }
+  uint64_t h = r.body_hash;
+  for (size_t i = 0; i < len; ++i) h = (h ^ static_cast<unsigned char>(at[i])) * kFnvPrime;
+  r.body_hash = h;
+  return 0;
+}
+// Pausing after every request lets the loop decide its fate (and maybe stop
+// parsing the pipelined requests behind it) before the parser moves on.
+int on_message_complete(http_parser* p) {
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+http_parser_settings make_parser_settings() {
+  http_parser_settings s;
+  http_parser_settings_init(&s);
+  s.on_message_begin = on_message_begin;
+  s.on_url = on_url;
+  s.on_header_field = on_header_field;
+  s.on_header_value = on_header_value;
+  s.on_headers_complete = on_headers_complete;
+  s.on_body = on_body;
+  s.on_message_complete = on_message_complete;
+  return s;
+}
+
+template <typename T>
+void append_number(std::string& out, T value) {
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, res.ptr);
+}
+
+void append_response(std::string& out, const Reply& reply) {
+  out += "HTTP/1.1 ";
+  append_number(out, reply.status);
+  out += ' ';
+  const char* reason = http_status_str(static_cast<http_status>(reply.status));
+  out += std::strcmp(reason, "<unknown>") == 0 ? "Status" : reason;
+  out += "\r\n";
+  if (reply.retry_after >= 0) {
+    out += "Retry-After: ";
+    append_number(out, reply.retry_after);
+    out += "\r\n";
+  }
+  if (reply.status != 204 && reply.status != 304) out += "Content-Length: 0\r\n";
+  if (reply.close) out += "Connection: close\r\n";
+  out += "\r\n";
+}
+
+void append_field(std::string& out, const Request& r, Slot s) {
+  if (!r.seen[s]) {
+    out += '-';
+    return;
+  }
+  const size_t start = out.size();
+  out += r.value[s];
+  // A tab or newline inside a header would break the line format.
+  for (size_t i = start; i < out.size(); ++i)
+    if (out[i] == '\t' || out[i] == '\n' || out[i] == '\r') out[i] = ' ';
+}
+
+void append_record(std::string& out, const Request& r, int status) {
+  for (Slot s : {kKey, kTopic, kPartition, kOffset, kAttempt}) {
+    append_field(out, r, s);
+    out += '\t';
+  }
+  char hex[16];
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) hex[15 - i] = kDigits[(r.body_hash >> (4 * i)) & 0xf];
+  out.append(hex, sizeof hex);
+  out += '\t';
+  append_number(out, r.body_len);
+  out += '\t';
+  append_number(out, r.arrival_us);
+  out += '\t';
+  append_number(out, status);
+  out += '\n';
+}
+
+bool is_2xx(int status) { return status >= 200 && status < 300; }
+
+UniqueFd make_listener(const std::string& addr, uint16_t port, bool reuse_port,
+                       uint16_t* bound_port) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, addr.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, addr.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof *v6;
+  } else {
+    log("--bind %s is not a numeric IPv4 or IPv6 address", addr.c_str());
+    return {};
+  }
+  UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const int one = 1;
+  if (!fd || setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+      (reuse_port && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+      ::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0 ||
+      ::listen(fd.get(), SOMAXCONN) < 0 ||
+      getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
+    log("cannot listen on %s:%u: %s", addr.c_str(), unsigned{port}, std::strerror(errno));
+    return {};
+  }
+  if (bound_port)
+    *bound_port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+  return fd;
+}
+
+class Loop {
+ public:
+  Loop(Shared& shared, int index, UniqueFd listener, int signal_fd)
+      : shared_(shared),
+        opt_(shared.opt),
+        index_(index),
+        listener_(std::move(listener)),
+        signal_fd_(signal_fd),
+        epoll_(epoll_create1(EPOLL_CLOEXEC)),
+        writer_(shared.out_fd),
+        rng_(shared.opt.seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(index)),
+        settings_(make_parser_settings()),
+        read_buf_(kReadBufferBytes) {}
+
+  const Stats& stats() const { return stats_; }
+
+  void run() {
+    if (!epoll_ || (listener_ && !watch(listener_.get(), kListenerTag)) ||
+        (signal_fd_ >= 0 && !watch(signal_fd_, kSignalTag))) {
+      log("epoll setup failed: %s", std::strerror(errno));
+      shared_.stop = true;
+      return;
+    }
+    if (opt_.refuse_for_ms > 0)
+      add_timer(shared_.start_ns + opt_.refuse_after_ms * kNsPerMs, TimerKind::kRefuseStart, 0);
+    int64_t now = mono_ns();
+    next_flush_ns_ = now + kFlushIntervalNs;
+    std::array<epoll_event, 256> events;
+    while (!shared_.stop.load(std::memory_order_relaxed)) {
+      const int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
+                               timeout_ms(now));
+      if (n < 0 && errno != EINTR) {
+        log("epoll_wait failed: %s", std::strerror(errno));
+        shared_.stop = true;
+        break;
+      }
+      for (int i = 0; i < n; ++i) dispatch(events[static_cast<size_t>(i)]);
+      now = mono_ns();
+      run_timers(now);
+      reap();
+      if (now >= next_flush_ns_) {
+        writer_.flush();
+        next_flush_ns_ = now + kFlushIntervalNs;
+      }
+    }
+    // Best effort: answers already decided (e.g. the --max-requests'th) still
+    // go out.
+    for (auto& [id, c] : conns_)
+      if (!c->dead && !c->out.empty())
+        (void)::send(c->fd.get(), c->out.data(), c->out.size(), MSG_NOSIGNAL);
+    writer_.flush();
+  }
+
+ private:
+  static constexpr uint64_t kListenerTag = 0;
+  static constexpr uint64_t kSignalTag = 1;
+  static constexpr uint64_t kFirstConnId = 16;
+
+  enum class TimerKind { kRespond, kDrainTimeout, kRefuseStart, kRefuseEnd };
+  struct Timer {
+    int64_t when_ns;
+    uint64_t conn_id;
+    TimerKind kind;
+    bool operator>(const Timer& o) const { return when_ns > o.when_ns; }
+  };
+
+  bool watch(int fd, uint64_t tag, uint32_t events = EPOLLIN) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = tag;
+    return epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+  }
+
+  void add_timer(int64_t when_ns, TimerKind kind, uint64_t conn_id) {
+    timers_.push(Timer{when_ns, conn_id, kind});
+  }
+
+  int timeout_ms(int64_t now) const {
+    int64_t next = next_flush_ns_;
+    if (!timers_.empty()) next = std::min(next, timers_.top().when_ns);
+    if (next <= now) return 0;
+    return static_cast<int>((next - now + kNsPerMs - 1) / kNsPerMs);  // round up: never spin
+  }
+
+  double draw() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+
+  Conn* find(uint64_t id) {
+    const auto it = conns_.find(id);
+    return it == conns_.end() || it->second->dead ? nullptr : it->second.get();
+  }
+
+  void dispatch(const epoll_event& ev) {
+    if (ev.data.u64 == kListenerTag) return accept_all();
+    if (ev.data.u64 == kSignalTag) return on_signal();
+    Conn* c = find(ev.data.u64);
+    if (!c) return;  // closed earlier in this batch
+    if ((ev.events & (EPOLLERR | EPOLLHUP)) ||
+        ((ev.events & EPOLLRDHUP) && c->state == ConnState::kWaiting)) {
+      // A client that gives up on a delayed answer must not be recorded.
+      return close_conn(*c);
+    }
+    if (ev.events & EPOLLOUT) flush_out(*c);
+    if ((ev.events & EPOLLIN) && !c->dead) on_readable(*c);
+  }
+
+  void on_signal() {
+    signalfd_siginfo info{};
+    if (::read(signal_fd_, &info, sizeof info) == sizeof info)
+      log("got %s, stopping", strsignal(static_cast<int>(info.ssi_signo)));
+    shared_.stop = true;
+  }
+
+  void accept_all() {
+    while (listener_) {
+      UniqueFd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (!fd) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) log("accept failed: %s", std::strerror(errno));
+        return;
+      }
+      // Replies are tiny and sometimes follow a 100 Continue; Nagle would
+      // hold them back behind delayed ACKs.
+      const int one = 1;
+      (void)setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      const uint64_t id = next_id_++;
+      if (!watch(fd.get(), id)) continue;
+      auto c = std::make_unique<Conn>();
+      c->id = id;
+      c->fd = std::move(fd);
+      c->events = EPOLLIN;
+      c->max_body = opt_.max_body;
+      http_parser_init(&c->parser, HTTP_REQUEST);
+      c->parser.data = c.get();
+      conns_.emplace(id, std::move(c));
+    }
+  }
+
+  void on_readable(Conn& c) {
+    const ssize_t n = ::read(c.fd.get(), read_buf_.data(), read_buf_.size());
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n <= 0) return close_conn(c);
+    // kHung and kDraining input is discarded.
+    if (c.state == ConnState::kReading) feed(c, read_buf_.data(), static_cast<size_t>(n));
+    if (!c.dead) flush_out(c);
+  }
+
+  void feed(Conn& c, const char* data, size_t len) {
+    while (len > 0 && c.state == ConnState::kReading) {
+      const size_t used = http_parser_execute(&c.parser, &settings_, data, len);
+      data += used;
+      len -= used;
+      const auto err = HTTP_PARSER_ERRNO(&c.parser);
+      if (err == HPE_PAUSED) {
+        http_parser_pause(&c.parser, 0);
+        on_request(c);
+      } else if (err != HPE_OK || c.parser.upgrade) {
+        ++stats_.requests;
+        answer(c, Reply{.status = 400, .close = true});
+        return;
+      }
+    }
+    if (len > 0 && c.state == ConnState::kWaiting) c.unparsed.assign(data, len);
+  }
+
+  void on_request(Conn& c) {
+    Request& r = c.req;
+    ++stats_.requests;
+    r.arrival_us = unix_micros();
+    if (r.too_large) return answer(c, Reply{.status = 413, .close = true});
+    const bool close = http_should_keep_alive(&c.parser) == 0;
+    if (c.parser.method != HTTP_POST) {
+      const std::string_view path = std::string_view(r.url).substr(0, r.url.find('?'));
+      if (c.parser.method == HTTP_GET && path == "/healthz")
+        return answer(c, Reply{.status = 200, .close = close});
+      return answer(c, Reply{.status = 405, .close = close});
+    }
+
+    Reply reply{.status = 200, .record = true, .close = close};
+    double u = draw();
+    if (u < opt_.hang_share) {
+      ++stats_.hung;
+      c.state = ConnState::kHung;
+      return;
+    }
+    u -= opt_.hang_share;
+    if (u < opt_.fail_share) {
+      reply.status = opt_.fail_status;
+      reply.record = false;
+      reply.retry_after = opt_.retry_after;
+    } else if (u - opt_.fail_share < opt_.status_share) {
+      reply.status = opt_.status;
+      reply.record = is_2xx(opt_.status);
+    }
+    int64_t delay_ms = opt_.latency_ms;
+    if (opt_.delay_share > 0 && draw() < opt_.delay_share) {
+      ++stats_.delayed;
+      delay_ms += opt_.delay_ms;
+    }
+    if (delay_ms <= 0) return answer(c, reply);
+    c.pending = reply;
+    c.state = ConnState::kWaiting;
+    add_timer(mono_ns() + delay_ms * kNsPerMs, TimerKind::kRespond, c.id);
+  }
+
+  void answer(Conn& c, const Reply& reply) {
+    if (reply.record) {
+      ++stats_.accepted;
+      append_record(writer_.buffer(), c.req, reply.status);
+      if (writer_.buffer().size() >= kFlushAtBytes) writer_.flush();
+      if (opt_.max_requests > 0 &&
+          shared_.accepted_total.fetch_add(1, std::memory_order_relaxed) + 1 >= opt_.max_requests)
+        shared_.stop = true;
+    } else if (!is_2xx(reply.status)) {
+      ++stats_.failed;
+    }
+    append_response(c.out, reply);
+    c.state = reply.close ? ConnState::kClosing : ConnState::kReading;
+  }
+
+  void flush_out(Conn& c) {
+    size_t sent = 0;
+    while (sent < c.out.size()) {
+      const ssize_t n = ::send(c.fd.get(), c.out.data() + sent, c.out.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n < 0) return close_conn(c);
+      sent += static_cast<size_t>(n);
+    }
+    c.out.erase(0, sent);
+    if (c.out.empty() && c.state == ConnState::kClosing) {
+      if (::shutdown(c.fd.get(), SHUT_WR) < 0) return close_conn(c);
+      c.state = ConnState::kDraining;
+      add_timer(mono_ns() + kDrainTimeoutNs, TimerKind::kDrainTimeout, c.id);
+    }
+    update_events(c);
+  }
+
+  void update_events(Conn& c) {
+    uint32_t want = 0;
+    switch (c.state) {
+      case ConnState::kReading:
+        if (c.out.size() < kMaxPendingOut) want |= EPOLLIN;
+        break;
+      case ConnState::kHung:
+      case ConnState::kDraining:
+        want |= EPOLLIN;
+        break;
+      case ConnState::kWaiting:
+        want |= EPOLLRDHUP;  // only to notice a client giving up
+        break;
+      case ConnState::kClosing:
+        break;
+    }
+    if (!c.out.empty()) want |= EPOLLOUT;
+    if (want == c.events) return;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u64 = c.id;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) < 0) return close_conn(c);
+    c.events = want;
+  }
+
+  // The Conn stays in the map until reap(), so references held up the call
+  // stack and later events in the same epoll batch stay valid.
+  void close_conn(Conn& c) {
+    if (c.dead) return;
+    c.dead = true;
+    c.fd.reset();
+    dead_.push_back(c.id);
+  }
+
+  void reap() {
+    for (uint64_t id : dead_) conns_.erase(id);
+    dead_.clear();
+  }
+
+  void run_timers(int64_t now) {
+    while (!timers_.empty() && timers_.top().when_ns <= now) {
+      const Timer t = timers_.top();
+      timers_.pop();
+      switch (t.kind) {
+        case TimerKind::kRespond:
+          if (Conn* c = find(t.conn_id); c && c->state == ConnState::kWaiting) respond_late(*c);
+          break;
+        case TimerKind::kDrainTimeout:
+          if (Conn* c = find(t.conn_id)) close_conn(*c);
+          break;
+        case TimerKind::kRefuseStart:
+          refuse_start();
+          break;
+        case TimerKind::kRefuseEnd:
+          refuse_end(now);
+          break;
+      }
+    }
+  }
+
+  void respond_late(Conn& c) {
+    answer(c, c.pending);
+    if (c.state == ConnState::kReading && !c.unparsed.empty()) {
+      const std::string held = std::move(c.unparsed);
+      c.unparsed.clear();
+      feed(c, held.data(), held.size());
+    }
+    flush_out(c);
+  }
+
+  void refuse_start() {
+    listener_.reset();  // closing the socket also drops it from the epoll set
+    size_t closed = 0;
+    for (auto& [id, c] : conns_)
+      if (!c->dead) {
+        close_conn(*c);
+        ++closed;
+      }
+    if (index_ == 0)
+      log("refusing connections on port %u for %d ms", unsigned{shared_.port}, opt_.refuse_for_ms);
+    if (closed > 0) log("closed %zu open connections", closed);
+    add_timer(shared_.start_ns + (opt_.refuse_after_ms + opt_.refuse_for_ms) * kNsPerMs,
+              TimerKind::kRefuseEnd, 0);
+  }
+
+  void refuse_end(int64_t now) {
+    listener_ = make_listener(opt_.bind, shared_.port, opt_.threads > 1, nullptr);
+    if (!listener_ || !watch(listener_.get(), kListenerTag)) {
+      listener_.reset();
+      log("listening again failed, retrying in 100 ms");
+      return add_timer(now + kRelistenRetryNs, TimerKind::kRefuseEnd, 0);
+    }
+    if (index_ == 0) log("accepting connections again on port %u", unsigned{shared_.port});
+  }
+
+  Shared& shared_;
+  const Options& opt_;
+  const int index_;
+  UniqueFd listener_;
+  const int signal_fd_;
+  UniqueFd epoll_;
+  RecordWriter writer_;
+  std::mt19937_64 rng_;
+  const http_parser_settings settings_;
+  std::vector<char> read_buf_;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  std::vector<uint64_t> dead_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  uint64_t next_id_ = kFirstConnId;
+  int64_t next_flush_ns_ = 0;
+  Stats stats_;
+};
+
+bool write_port_file(const std::string& path, uint16_t port) {
+  // Readers poll for the file; rename makes it appear complete or not at all.
+  const std::string tmp = path + ".tmp";
+  std::string text = std::to_string(port) + "\n";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      ::rename(tmp.c_str(), path.c_str()) < 0) {
+    log("cannot write port file %s: %s", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+int run(int argc, char** argv) {
+  Options opt;
+  CLI::App app{"Recording HTTP sink for sluice tests: records accepted requests, injects faults."};
+  app.add_option("--port", opt.port, "Port to listen on (0: ephemeral)");
+  app.add_option("--bind", opt.bind, "Numeric address to bind")->capture_default_str();
+  app.add_option("--port-file", opt.port_file, "Write the bound port here (atomically)");
+  app.add_option("--out", opt.out, "Record file, appended to")->required();
+  app.add_option("--latency-ms", opt.latency_ms, "Delay before every answer")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--delay-share", opt.delay_share, "Share of requests delayed by --delay-ms")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--delay-ms", opt.delay_ms, "Extra delay for --delay-share")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--fail-share", opt.fail_share, "Share answered with --fail-status")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--fail-status", opt.fail_status, "Status for --fail-share")
+      ->capture_default_str()
+      ->check(CLI::Range(200, 599));
+  app.add_option("--retry-after", opt.retry_after, "Retry-After seconds on --fail-share answers")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--hang-share", opt.hang_share, "Share of requests never answered")
+      ->check(CLI::Range(0.0, 1.0));
+  auto* status = app.add_option("--status", opt.status, "Status for --status-share")
+                     ->check(CLI::Range(200, 599));
+  app.add_option("--status-share", opt.status_share, "Share answered with --status")
+      ->check(CLI::Range(0.0, 1.0))
+      ->needs(status);
+  app.add_option("--refuse-after-ms", opt.refuse_after_ms, "Stop listening this long after start")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--refuse-for-ms", opt.refuse_for_ms, "How long to refuse connections")
+      ->check(CLI::NonNegativeNumber);
+  auto* seed = app.add_option("--seed", opt.seed, "Seed for fault selection (default: time)");
+  app.add_option("--max-requests", opt.max_requests, "Exit after this many accepted requests");
+  app.add_option("--max-body-bytes", opt.max_body, "Larger bodies get 413")->capture_default_str();
+  app.add_option("--threads", opt.threads, "Event loops sharing the port via SO_REUSEPORT")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  CLI11_PARSE(app, argc, argv);
+
+  if (opt.hang_share + opt.fail_share + opt.status_share > 1.0) {
+    log("--hang-share + --fail-share + --status-share must not exceed 1");
+    return 2;
+  }
+  if (seed->count() == 0) opt.seed = static_cast<uint64_t>(clock_ns(CLOCK_REALTIME));
+  log("seed %llu", static_cast<unsigned long long>(opt.seed));
+
+  ::signal(SIGPIPE, SIG_IGN);
+  // Blocked before any thread starts so every thread inherits the mask and
+  // the signals are only seen through the signalfd.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) return 1;
+  UniqueFd signal_fd(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!signal_fd) {
+    log("signalfd failed: %s", std::strerror(errno));
+    return 1;
+  }
+
+  UniqueFd out_fd(::open(opt.out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!out_fd) {
+    log("cannot open %s: %s", opt.out.c_str(), std::strerror(errno));
+    return 1;
+  }
+
+  const bool reuse_port = opt.threads > 1;
+  uint16_t port = 0;
+  std::vector<UniqueFd> listeners;
+  listeners.push_back(make_listener(opt.bind, opt.port, reuse_port, &port));
+  if (!listeners[0]) return 1;
+  for (int i = 1; i < opt.threads; ++i) {
+    listeners.push_back(make_listener(opt.bind, port, reuse_port, nullptr));
+    if (!listeners.back()) return 1;
+  }
+  if (!opt.port_file.empty() && !write_port_file(opt.port_file, port)) return 1;
+  const bool v6 = opt.bind.find(':') != std::string::npos;
+  std::printf(v6 ? "listening on [%s]:%u\n" : "listening on %s:%u\n", opt.bind.c_str(),
+              unsigned{port});
+  std::fflush(stdout);
+
+  Shared shared{.opt = opt, .out_fd = out_fd.get(), .port = port, .start_ns = mono_ns()};
+  std::vector<std::unique_ptr<Loop>> loops;
+  for (int i = 0; i < opt.threads; ++i)
+    loops.push_back(std::make_unique<Loop>(shared, i, std::move(listeners[static_cast<size_t>(i)]),
+                                           i == 0 ? signal_fd.get() : -1));
+  // Loops only poll `stop` between waits; the 50 ms flush tick bounds how long
+  // the other threads take to notice it.
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < loops.size(); ++i) threads.emplace_back([&loop = *loops[i]] { loop.run(); });
+  loops[0]->run();
+  shared.stop = true;
+  for (auto& t : threads) t.join();
+
+  Stats total;
+  for (const auto& loop : loops) total += loop->stats();
+  log("requests=%llu accepted=%llu failed=%llu hung=%llu delayed=%llu",
+      static_cast<unsigned long long>(total.requests), static_cast<unsigned long long>(total.accepted),
+      static_cast<unsigned long long>(total.failed), static_cast<unsigned long long>(total.hung),
+      static_cast<unsigned long long>(total.delayed));
+  return 0;
+}
+
+}  // namespace
+}  // namespace sluice::tools
+
+int main(int argc, char** argv) { return sluice::tools::run(argc, argv); }
