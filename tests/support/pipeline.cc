@@ -19,14 +19,16 @@ std::string bootstrapServers() {
   return b != nullptr && *b != '\0' ? b : "127.0.0.1:9092";
 }
 
-Pipeline::Pipeline(const std::string& name, int partitions) : partitions_(partitions) {
+Pipeline::Pipeline(const std::string& name, int partitions, const std::string& bootstrap,
+                   bool create_topic)
+    : bootstrap_(bootstrap), partitions_(partitions) {
   const auto stamp = std::to_string(::getpid()) + "-" +
                      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   topic_ = "it-" + name + "-" + stamp;
   group_ = "it-group-" + name + "-" + stamp;
   dir_ = (fs::path(SLUICE_TEST_WORKDIR) / (name + "-" + stamp)).string();
   fs::create_directories(dir_);
-  createTopic(bootstrapServers(), topic_, partitions);
+  if (create_topic) createTopic(bootstrap_, topic_, partitions);
 }
 
 Pipeline::~Pipeline() {
@@ -96,7 +98,7 @@ SinkRecords Pipeline::records(std::size_t i) const {
 
 std::string Pipeline::writeConfig(const std::string& extra) const {
   std::ostringstream y;
-  y << "kafka:\n  brokers: " << bootstrapServers() << "\n  group: " << group_
+  y << "kafka:\n  brokers: " << bootstrap_ << "\n  group: " << group_
     << "\n  topics: [" << topic_ << "]\n  commit_interval_ms: 200\n"
     << "  drain_budget_ms: 5000\n"
     << "  properties:\n    session.timeout.ms: \"10000\"\n"
@@ -132,14 +134,14 @@ PartitionOffsets Pipeline::produce(std::int64_t count, std::int64_t first_seq) {
   o.first_seq = first_seq;
   o.partitions = partitions_;
   o.body_bytes = 200;
-  return produceEvents(bootstrapServers(), topic_, o);
+  return produceEvents(bootstrap_, topic_, o);
 }
 
 PartitionOffsets Pipeline::committed() const {
-  return committedOffsets(bootstrapServers(), group_, topic_, partitions_);
+  return committedOffsets(bootstrap_, group_, topic_, partitions_);
 }
 
-PartitionOffsets Pipeline::end() const { return endOffsets(bootstrapServers(), topic_, partitions_); }
+PartitionOffsets Pipeline::end() const { return endOffsets(bootstrap_, topic_, partitions_); }
 
 std::set<std::string> Pipeline::expectedKeys(const PartitionOffsets& end) const {
   std::set<std::string> keys;

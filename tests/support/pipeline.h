@@ -33,9 +33,13 @@ struct SinkRecords {
 
 class Pipeline {
  public:
-  Pipeline(const std::string& name, int partitions);
+  // Creates a fresh topic on `bootstrap` (the real local broker by default). Pass
+  // create_topic=false where the topic is made another way (the mock cluster).
+  Pipeline(const std::string& name, int partitions,
+           const std::string& bootstrap = bootstrapServers(), bool create_topic = true);
   ~Pipeline();
 
+  const std::string& bootstrap() const { return bootstrap_; }
   const std::string& topic() const { return topic_; }
   const std::string& group() const { return group_; }
   const std::string& dir() const { return dir_; }
@@ -74,6 +78,7 @@ class Pipeline {
     std::string record_path;
     std::unique_ptr<ChildProcess> process;
   };
+  std::string bootstrap_;
   std::string topic_;
   std::string group_;
   std::string dir_;
