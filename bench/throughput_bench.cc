@@ -1,0 +1,102 @@
+// Throughput benchmark: a backlog of events already in Kafka, three recording sinks, and the
+// real sluice binary; prints events/s through all sinks, sluice's CPU time and peak RSS.
+//   throughput_bench [--events N] [--partitions P] [--bytes B] [--sink-flags "..."]
+#include <CLI/CLI.hpp>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "pipeline.h"
+
+using namespace sluice::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// utime+stime of a process in seconds, from /proc/PID/stat.
+double cpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; rest >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+    if (i == 15) break;
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+long peakRssKib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"sluice throughput benchmark (needs the local Kafka: scripts/kafka-local start)"};
+  std::int64_t events = 200'000;
+  int partitions = 12;
+  std::size_t bytes = 300;
+  std::string delivery = "";
+  cli.add_option("--events", events);
+  cli.add_option("--partitions", partitions);
+  cli.add_option("--bytes", bytes);
+  cli.add_option("--delivery-yaml", delivery, "extra YAML appended to the config");
+  CLI11_PARSE(cli, argc, argv);
+
+  Pipeline pl("bench", partitions);
+  ProduceOptions po;
+  po.count = events;
+  po.partitions = partitions;
+  po.body_bytes = bytes;
+  const auto p0 = std::chrono::steady_clock::now();
+  produceEvents(pl.bootstrap(), pl.topic(), po);
+  const double produce_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
+  const auto end = pl.end();
+  const auto expected = pl.expectedKeys(end);
+  for (const char* s : {"a", "b", "c"}) pl.startSink(s);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto i = pl.startSluice(pl.writeConfig(delivery));
+  const pid_t pid = pl.sluice(i).pid();
+  long rss = 0;
+  const bool all = waitFor(
+      [&] {
+        rss = std::max(rss, peakRssKib(pid));
+        // Counting lines is cheaper than parsing keys; confirm the keys once at the end.
+        for (std::size_t s = 0; s < 3; ++s) {
+          if (static_cast<std::int64_t>(pl.records(s).all.size()) < events) return false;
+        }
+        return true;
+      },
+      600s, 100ms);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = cpuSeconds(pid);
+  rss = std::max(rss, peakRssKib(pid));
+  bool complete = all;
+  for (std::size_t s = 0; s < 3; ++s) complete = complete && pl.sinkHasAll(s, expected);
+
+  std::cout << "backlog: " << events << " events of ~" << bytes << " B on " << partitions
+            << " partitions (produced in " << produce_s << " s)\n"
+            << "delivered to 3 sinks: " << (complete ? "all" : "NOT ALL") << " in " << secs
+            << " s = " << static_cast<long>(static_cast<double>(events) / secs)
+            << " events/s (" << static_cast<long>(3.0 * static_cast<double>(events) / secs)
+            << " requests/s)\n"
+            << "sluice cpu: " << cpu << " s (" << cpu / secs * 100 << "% of one core), "
+            << static_cast<long>(static_cast<double>(events) / cpu) << " events per cpu-second\n"
+            << "sluice peak rss: " << rss / 1024.0 << " MiB\n";
+  pl.sluice(i).signal(SIGTERM);
+  pl.sluice(i).wait(30s);
+  return complete ? 0 : 1;
+}
