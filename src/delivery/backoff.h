@@ -32,7 +32,13 @@ class Backoff {
 };
 
 // Parses a Retry-After value given in delta-seconds (RFC 9110 §10.2.3); nullopt for anything
-// else. HTTP-date forms come with the fuller retry policy.
+// else.
 std::optional<std::chrono::seconds> parseRetryAfterSeconds(std::string_view value);
+
+// The delay a Retry-After value asks for: delta-seconds, or an HTTP-date in any of the three
+// forms RFC 9110 §5.6.7 requires recipients to accept (a date in the past means no delay).
+// nullopt for a value that is neither.
+std::optional<std::chrono::milliseconds> parseRetryAfter(std::string_view value,
+                                                         std::chrono::system_clock::time_point now);
 
 }  // namespace sluice

@@ -101,8 +101,8 @@ void Dispatcher::onResponse(std::uint64_t token, const HttpResponse& response) {
     }
     std::chrono::milliseconds delay = backoff_.delayAfter(d.attempt);
     if (!response.retry_after.empty()) {
-      if (auto secs = parseRetryAfterSeconds(response.retry_after)) {
-        delay = std::min<std::chrono::milliseconds>(*secs, kMaxRetryAfter);
+      if (auto asked = parseRetryAfter(response.retry_after, std::chrono::system_clock::now())) {
+        delay = std::min(*asked, kMaxRetryAfter);
       }
     }
     d.state = DeliveryState::kBackingOff;

@@ -103,6 +103,8 @@ std::unique_ptr<CurlMultiTransport::Transfer> CurlMultiTransport::acquire(std::u
   curl_easy_setopt(e, CURLOPT_URL, c.url.c_str());
   curl_easy_setopt(e, CURLOPT_POST, 1L);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  // An explicit empty proxy stops curl from reading the *_proxy environment on every request.
+  curl_easy_setopt(e, CURLOPT_PROXY, "");
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout.count()));

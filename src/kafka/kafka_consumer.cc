@@ -41,6 +41,9 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
   // Defaults a user may override under kafka.properties.
   set(conf.get(), "auto.offset.reset", "earliest");
   set(conf.get(), "client.id", "sluice");
+  // librdkafka prefetches up to 64 MiB by default; a quarter of that keeps a 2-core box busy
+  // and keeps sluice's memory near its in-flight budget.
+  set(conf.get(), "queued.max.messages.kbytes", "16384");
   for (const auto& [key, value] : config.properties) set(conf.get(), key, value);
   // What the delivery guarantee rests on (config validation refuses user overrides): offsets
   // are stored only once every sink accepted, and librdkafka commits only stored offsets.

@@ -44,5 +44,23 @@ TEST(RetryAfter, RejectsBadValues) {
   EXPECT_FALSE(parseRetryAfterSeconds("Wed, 21 Oct 2015 07:28:00 GMT").has_value());
 }
 
+TEST(RetryAfter, AcceptsAllThreeHttpDateForms) {
+  // 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT.
+  const auto now = std::chrono::system_clock::from_time_t(1445412480 - 30);
+  EXPECT_EQ(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", now), milliseconds(30'000));
+  EXPECT_EQ(parseRetryAfter("Wednesday, 21-Oct-15 07:28:00 GMT", now), milliseconds(30'000));
+  EXPECT_EQ(parseRetryAfter("Wed Oct 21 07:28:00 2015", now), milliseconds(30'000));
+  EXPECT_EQ(parseRetryAfter("7", now), milliseconds(7'000));
+}
+
+TEST(RetryAfter, DateInThePastMeansNoDelayAndGarbageIsRefused) {
+  const auto now = std::chrono::system_clock::from_time_t(1445412480 + 3600);
+  EXPECT_EQ(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", now), milliseconds(0));
+  EXPECT_FALSE(parseRetryAfter("Wed, 21 Oct 2015 07:28:00", now).has_value());  // no zone
+  EXPECT_FALSE(parseRetryAfter("Wed, 32 Oct 2015 07:28:00 GMT", now).has_value());
+  EXPECT_FALSE(parseRetryAfter("tomorrow", now).has_value());
+  EXPECT_FALSE(parseRetryAfter("", now).has_value());
+}
+
 }  // namespace
 }  // namespace sluice
