@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 
@@ -14,10 +15,13 @@ namespace {
 constexpr int kMaxMessagesPerRound = 1000;  // keeps curl's sockets served while Kafka floods
 constexpr Millis kHousekeepingInterval{100};
 constexpr Millis kCloseDeadline{10'000};
+constexpr Millis kDeadLetterRetry{1'000};
 
 std::vector<Dispatcher::SinkSettings> sinkSettings(const Config& c) {
   std::vector<Dispatcher::SinkSettings> out;
-  for (const auto& s : c.sinks) out.push_back({s.name, s.max_in_flight});
+  for (const auto& s : c.sinks) {
+    out.push_back({s.name, s.max_in_flight, s.retry, s.statuses, s.ordering, s.circuit_failures});
+  }
   return out;
 }
 
@@ -30,17 +34,47 @@ std::string describe(const rd_kafka_topic_partition_list_t& list) {
   return out;
 }
 
+const rd_kafka_message_t& messageOf(const Event& e) {
+  return *static_cast<const rd_kafka_message_t*>(e.owner.get());
+}
+
+DeadLetterReason reasonFromFailures(const Event& e) {
+  DeadLetterReason why;
+  // One reason per record: a permanent answer explains more than running out of attempts.
+  why.reason = "retries_exhausted";
+  for (const auto& f : e.failures) {
+    if (!why.sinks.empty()) why.sinks += ',';
+    why.sinks += f.sink;
+    if (std::string_view(f.reason) == "permanent_status") why.reason = f.reason;
+    why.status = f.status;
+    why.error = f.error;
+    why.attempts = std::max(why.attempts, f.attempts);
+  }
+  return why;
+}
+
 }  // namespace
 
 App::App(Config config)
     : config_(std::move(config)),
-      dispatcher_(loop_, sinkSettings(config_), config_.retry, std::random_device{}(),
-                  [this](Event& e) { onEventDone(e); }),
+      validator_(config_.validation),
+      dispatcher_(loop_, sinkSettings(config_), config_.dead_letter.enabled(),
+                  std::random_device{}(), [this](EventPtr e) { onDispatched(std::move(e)); }),
       transport_(loop_, config_.sinks, dispatcher_),
+      dead_letters_(config_.dead_letter.enabled()
+                        ? std::make_unique<DeadLetterProducer>(
+                              config_.kafka, config_.dead_letter,
+                              [this](std::uint64_t id, rd_kafka_resp_err_t err) {
+                                onDeadLetterAck(id, err);
+                              })
+                        : nullptr),
       consumer_(config_.kafka, *this) {
   dispatcher_.attach(transport_);
   loop_.watch(consumer_.wakeFd(), EPOLLIN, [this](std::uint32_t) { onKafkaWake(); });
   loop_.watch(signals_.fd(), EPOLLIN, [this](std::uint32_t) { onSignal(); });
+  if (dead_letters_) {
+    loop_.watch(dead_letters_->wakeFd(), EPOLLIN, [this](std::uint32_t) { dead_letters_->serve(); });
+  }
   loop_.addRoundHook([this] {
     storeOffsets();
     // librdkafka signals the fd only when its queue turns non-empty; if we stopped early
@@ -53,8 +87,11 @@ App::App(Config config)
 App::~App() = default;
 
 int App::run() {
-  spdlog::info("sluice {} starting: group {}, topics {}, {} sinks", SLUICE_VERSION,
-               config_.kafka.group, fmt::join(config_.kafka.topics, ","), config_.sinks.size());
+  spdlog::info("sluice {} starting: group {}, topics {}, {} sinks, dead letters {}",
+               SLUICE_VERSION, config_.kafka.group, fmt::join(config_.kafka.topics, ","),
+               config_.sinks.size(),
+               config_.dead_letter.enabled() ? "to " + config_.dead_letter.topic
+                                             : std::string("off (failing events hold commits)"));
   first_sample_ = last_stats_ = sample();
   next_stats_ = loop_.now() + config_.stats_interval;
   loop_.run();
@@ -77,7 +114,7 @@ void App::drainKafka(bool force) {
     // had prefetched for them and fetches it again on resume, so stopping here loses nothing.
     // The housekeeping tick polls anyway (force) so rebalance and commit callbacks still run
     // and the group does not evict us.
-    if (!force && dispatcher_.inFlightEvents() >= config_.max_in_flight_events) return;
+    if (!force && over_global_limit_) return;
     RdMessagePtr msg = consumer_.poll();
     if (!msg) return;
     handleMessage(std::move(msg));
@@ -138,26 +175,91 @@ void App::handleMessage(RdMessagePtr msg) {
   event->timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
   event->idempotency_key = idempotencyKeyFor(*msg, topic);
   event->body = std::string_view(static_cast<const char*>(msg->payload), msg->len);
+  if (msg->key != nullptr) {
+    event->kafka_key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
+  }
   event->received_at = loop_.now();
   event->owner = std::shared_ptr<rd_kafka_message_t>(msg.release(), &rd_kafka_message_destroy);
   ++counters_.consumed;
-  dispatcher_.dispatch(std::move(event));
-  if (!backpressure_paused_ && dispatcher_.inFlightEvents() >= config_.max_in_flight_events) {
-    setPaused(true);
+  admit(*event);
+
+  if (auto invalid = validator_.check(event->body)) {
+    ++counters_.invalid;
+    DeadLetterReason why;
+    why.reason = invalid->reason;
+    why.error = invalid->detail;
+    why.where = invalid->where;
+    sendToDeadLetter(std::move(event), std::move(why));
+    return;
   }
+  dispatcher_.dispatch(std::move(event));
 }
 
-void App::onEventDone(Event& event) {
+void App::onDispatched(EventPtr event) {
+  if (!event->failures.empty()) {
+    DeadLetterReason why = reasonFromFailures(*event);
+    sendToDeadLetter(std::move(event), std::move(why));
+    return;
+  }
+  complete(*event);
+}
+
+void App::complete(Event& event) {
   ++counters_.completed;
   PartitionState& p = *event.partition;
   if (p.active) p.offsets.completed(event.offset);
+  release(event);
   if (revoke_ && p.revoking) checkRevokeDone();
-  // Resume at half the budget, not just below it, so we do not flap pause/resume per event.
-  if (backpressure_paused_ && phase_ == Phase::kRunning &&
-      dispatcher_.inFlightEvents() <= config_.max_in_flight_events / 2) {
-    setPaused(false);
-  }
   if (phase_ == Phase::kDraining) checkDrained();
+}
+
+void App::sendToDeadLetter(EventPtr event, DeadLetterReason why) {
+  const Event& e = *event;
+  if (!dead_letters_) {
+    // Nowhere to put it and it must not be dropped: keep it outstanding, which holds its
+    // partition's commit (and, through the in-flight limits, eventually its consumption).
+    ++counters_.held;
+    spdlog::error("{}[{}]@{} is {} ({}{}{}) and no dead_letter topic is configured; holding it: "
+                  "its partition's commit waits",
+                  e.partition->topic, e.partition->partition, e.offset, why.reason, why.error,
+                  why.where.empty() ? "" : " at ", why.where);
+    held_.push_back(std::move(event));
+    return;
+  }
+  const std::uint64_t id = next_dead_letter_id_++;
+  dead_lettering_.emplace(id, DeadLettering{std::move(event), std::move(why)});
+  produceDeadLetter(id);
+}
+
+void App::produceDeadLetter(std::uint64_t id) {
+  auto it = dead_lettering_.find(id);
+  if (it == dead_lettering_.end()) return;
+  DeadLettering& d = it->second;
+  ++d.tries;
+  const rd_kafka_resp_err_t err = dead_letters_->produce(id, messageOf(*d.event), d.why);
+  if (err) {
+    spdlog::warn("dead letter for {}[{}]@{} not queued ({}); retrying in {} ms",
+                 d.event->partition->topic, d.event->partition->partition, d.event->offset,
+                 rd_kafka_err2str(err), kDeadLetterRetry.count());
+    loop_.runAfter(kDeadLetterRetry, [this, id] { produceDeadLetter(id); });
+  }
+}
+
+void App::onDeadLetterAck(std::uint64_t id, rd_kafka_resp_err_t err) {
+  auto it = dead_lettering_.find(id);
+  if (it == dead_lettering_.end()) return;  // its partition was revoked meanwhile
+  if (err) {
+    // Not acknowledged: the event is not done, so its offset is not committed; try again.
+    spdlog::warn("dead letter for {}[{}]@{} failed ({}); retrying in {} ms",
+                 it->second.event->partition->topic, it->second.event->partition->partition,
+                 it->second.event->offset, rd_kafka_err2str(err), kDeadLetterRetry.count());
+    loop_.runAfter(kDeadLetterRetry, [this, id] { produceDeadLetter(id); });
+    return;
+  }
+  EventPtr event = std::move(it->second.event);
+  dead_lettering_.erase(it);
+  ++counters_.dead_lettered;
+  complete(*event);
 }
 
 void App::storeOffsets() {
@@ -170,42 +272,119 @@ void App::storeOffsets() {
         ->offset = s.offset;
   }
   consumer_.storeOffsets(*list);
-  for (int i = 0; i < list->cnt; ++i) {
-    if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) pending[static_cast<size_t>(i)].partition->stored = pending[static_cast<size_t>(i)].offset;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      pending[i].partition->stored = pending[i].offset;
+    }
   }
 }
 
-void App::setPaused(bool paused) {
-  backpressure_paused_ = paused;
-  RdPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
-  partitions_.forEach([&](const PartitionStatePtr& p) {
-    // A revoking partition stays paused until it is unassigned.
-    if (p->revoking || p->paused == paused) return;
-    p->paused = paused;
-    rd_kafka_topic_partition_list_add(list.get(), p->topic.c_str(), p->partition);
-  });
-  if (list->cnt == 0) return;
-  if (paused) {
-    consumer_.pause(*list);
-  } else {
-    consumer_.resume(*list);
+void App::admit(Event& event) {
+  ++in_flight_events_;
+  in_flight_bytes_ += event.body.size();
+  PartitionState& p = *event.partition;
+  ++p.in_flight_events;
+  p.in_flight_bytes += event.body.size();
+  updateGlobalLimit();
+  updatePartitionLimit(p);
+}
+
+void App::release(const Event& event) {
+  --in_flight_events_;
+  in_flight_bytes_ -= event.body.size();
+  PartitionState& p = *event.partition;
+  --p.in_flight_events;
+  p.in_flight_bytes -= event.body.size();
+  updateGlobalLimit();
+  if (p.active) updatePartitionLimit(p);
+}
+
+// High and low marks: pause at the limit, resume at half of it, so that pause and resume do
+// not flap with every event.
+void App::updateGlobalLimit() {
+  const BackpressureConfig& b = config_.backpressure;
+  const bool over = in_flight_events_ >= b.max_events || in_flight_bytes_ >= b.max_bytes;
+  const bool under = in_flight_events_ <= b.max_events / 2 && in_flight_bytes_ <= b.max_bytes / 2;
+  if (!over_global_limit_ && over) {
+    over_global_limit_ = true;
+    reconcileAllPauses();
+  } else if (over_global_limit_ && under) {
+    over_global_limit_ = false;
+    reconcileAllPauses();
   }
-  spdlog::debug("{} {} partitions ({} events in flight)", paused ? "paused" : "resumed", list->cnt,
-                dispatcher_.inFlightEvents());
+}
+
+void App::updatePartitionLimit(PartitionState& p) {
+  const BackpressureConfig& b = config_.backpressure;
+  const bool over =
+      p.in_flight_events >= b.partition_max_events || p.in_flight_bytes >= b.partition_max_bytes;
+  const bool under = p.in_flight_events <= b.partition_max_events / 2 &&
+                     p.in_flight_bytes <= b.partition_max_bytes / 2;
+  if ((!p.over_limit && over) || (p.over_limit && under)) {
+    p.over_limit = over;
+    reconcilePause({&p});
+  }
+}
+
+bool App::wantsPause(const PartitionState& p) const {
+  return phase_ != Phase::kRunning || p.revoking || over_global_limit_ || p.over_limit;
+}
+
+void App::reconcilePause(const std::vector<PartitionState*>& partitions) {
+  RdPartitionListPtr pause(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  RdPartitionListPtr resume(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (PartitionState* p : partitions) {
+    if (!p->active) continue;
+    const bool want = wantsPause(*p);
+    if (want == p->paused) continue;
+    p->paused = want;
+    rd_kafka_topic_partition_list_add(want ? pause.get() : resume.get(), p->topic.c_str(),
+                                      p->partition);
+  }
+  if (pause->cnt > 0) consumer_.pause(*pause);
+  if (resume->cnt > 0) consumer_.resume(*resume);
+  if (pause->cnt + resume->cnt > 0) {
+    spdlog::debug("paused {} / resumed {} partitions ({} events, {} bytes in flight)", pause->cnt,
+                  resume->cnt, in_flight_events_, in_flight_bytes_);
+  }
+}
+
+void App::reconcileAllPauses() {
+  std::vector<PartitionState*> all;
+  partitions_.forEach([&](const PartitionStatePtr& p) { all.push_back(p.get()); });
+  reconcilePause(all);
+}
+
+std::size_t App::abandon(const PartitionState* partition) {
+  std::vector<EventPtr> dropped =
+      partition ? dispatcher_.abandon(partition) : dispatcher_.abandonAll();
+  auto matches = [partition](const Event& e) {
+    return partition == nullptr || e.partition.get() == partition;
+  };
+  for (auto it = dead_lettering_.begin(); it != dead_lettering_.end();) {
+    if (matches(*it->second.event)) {
+      dropped.push_back(std::move(it->second.event));
+      it = dead_lettering_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& e : held_) {
+    if (e && matches(*e)) dropped.push_back(std::move(e));
+  }
+  std::erase_if(held_, [](const EventPtr& e) { return !e; });
+  for (const auto& e : dropped) release(*e);
+  counters_.abandoned += dropped.size();
+  return dropped.size();
 }
 
 void App::onAssign(const rd_kafka_topic_partition_list_t& partitions) {
   consumer_.incrementalAssign(partitions);
-  RdPartitionListPtr to_pause(rd_kafka_topic_partition_list_new(partitions.cnt));
+  std::vector<PartitionState*> added;
   for (int i = 0; i < partitions.cnt; ++i) {
-    const auto& e = partitions.elems[i];
-    auto state = partitions_.add(e.topic, e.partition);
-    if (backpressure_paused_ || phase_ != Phase::kRunning) {
-      state->paused = true;
-      rd_kafka_topic_partition_list_add(to_pause.get(), e.topic, e.partition);
-    }
+    added.push_back(partitions_.add(partitions.elems[i].topic, partitions.elems[i].partition).get());
   }
-  if (to_pause->cnt > 0) consumer_.pause(*to_pause);
+  reconcilePause(added);  // re-applies a pause sluice is in the middle of
   spdlog::info("assigned {} partition(s): {} (now {})", partitions.cnt, describe(partitions),
                partitions_.size());
 }
@@ -216,8 +395,7 @@ void App::onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost)
     // Closing: everything was drained or abandoned already; store what is done.
     for (int i = 0; i < partitions.cnt; ++i) {
       auto state = partitions_.find(partitions.elems[i].topic, partitions.elems[i].partition);
-      if (!state) continue;
-      counters_.abandoned += dispatcher_.abandon(state.get());
+      if (state) abandon(state.get());
     }
     if (!lost) storeOffsets();
     for (int i = 0; i < partitions.cnt; ++i) {
@@ -233,19 +411,16 @@ void App::onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost)
   // the rebalance until we call incremental_unassign.
   PendingRevoke pending;
   pending.partitions.reset(rd_kafka_topic_partition_list_copy(&partitions));
-  RdPartitionListPtr to_pause(rd_kafka_topic_partition_list_new(partitions.cnt));
+  std::vector<PartitionState*> revoking;
   for (int i = 0; i < partitions.cnt; ++i) {
     const auto& e = partitions.elems[i];
     if (auto state = partitions_.find(e.topic, e.partition)) {
       state->revoking = true;
-      if (!state->paused) {
-        state->paused = true;
-        rd_kafka_topic_partition_list_add(to_pause.get(), e.topic, e.partition);
-      }
+      revoking.push_back(state.get());
       pending.states.push_back(std::move(state));
     }
   }
-  if (to_pause->cnt > 0) consumer_.pause(*to_pause);
+  reconcilePause(revoking);
   pending.deadline = loop_.runAfter(config_.kafka.drain_budget, [this] {
     if (revoke_) revoke_->deadline = 0;
     finishRevoke();
@@ -270,8 +445,7 @@ void App::finishRevoke() {
   revoke_.reset();
   if (pending.deadline != 0) loop_.cancel(pending.deadline);
   std::size_t left = 0;
-  for (const auto& s : pending.states) left += dispatcher_.abandon(s.get());
-  counters_.abandoned += left;
+  for (const auto& s : pending.states) left += abandon(s.get());
   // Store before unassigning: librdkafka refuses stores for unassigned partitions, and it
   // commits the stored offsets of the partitions it unassigns.
   storeOffsets();
@@ -294,11 +468,11 @@ void App::onSignal() {
     std::_Exit(128 + sig);
   }
   if (sig != 0) {
-    spdlog::info("signal {}: draining {} in-flight events (grace {} ms)", sig,
-                 dispatcher_.inFlightEvents(), config_.shutdown_grace.count());
+    spdlog::info("signal {}: draining {} in-flight events (grace {} ms)", sig, in_flight_events_,
+                 config_.shutdown_grace.count());
   }
   phase_ = Phase::kDraining;
-  setPaused(true);
+  reconcileAllPauses();
   grace_timer_ = loop_.runAfter(config_.shutdown_grace, [this] {
     grace_timer_ = 0;
     finishDrain();
@@ -307,19 +481,19 @@ void App::onSignal() {
 }
 
 void App::checkDrained() {
-  if (phase_ == Phase::kDraining && dispatcher_.inFlightEvents() == 0) finishDrain();
+  // Held events can never finish by themselves; they must not delay the exit.
+  if (phase_ == Phase::kDraining && in_flight_events_ == held_.size()) finishDrain();
 }
 
 void App::finishDrain() {
   if (phase_ != Phase::kDraining) return;
   if (grace_timer_ != 0) loop_.cancel(grace_timer_);
   grace_timer_ = 0;
-  const std::size_t left = dispatcher_.abandonAll();
-  counters_.abandoned += left;
-  if (left > 0) {
-    spdlog::warn("grace period over: {} undelivered events left for redelivery", left);
-  }
   finishRevoke();
+  const std::size_t left = abandon(nullptr);
+  if (left > 0) {
+    spdlog::warn("stopping with {} undelivered events; they will be redelivered", left);
+  }
   storeOffsets();
   phase_ = Phase::kClosing;
   spdlog::info("leaving the consumer group");
@@ -351,7 +525,7 @@ StatsSample App::sample() const {
   StatsSample s;
   s.at = loop_.now();
   s.pipeline = counters_;
-  s.in_flight = dispatcher_.inFlightEvents();
+  s.in_flight = in_flight_events_;
   s.partitions = partitions_.size();
   s.commits_ok = consumer_.counters().commits_ok;
   s.commit_failures = consumer_.counters().commit_failures;

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "app/signals.h"
@@ -10,14 +11,16 @@
 #include "delivery/dispatcher.h"
 #include "delivery/partition_registry.h"
 #include "http/curl_multi_transport.h"
+#include "kafka/dead_letter_producer.h"
 #include "kafka/kafka_consumer.h"
 #include "loop/event_loop.h"
+#include "validate/validator.h"
 
 namespace sluice {
 
-// The composition root: wires the Kafka consumer, the dispatcher and the curl transport onto
-// one event loop, and owns the decisions that join them: what may be committed, when to pause,
-// how a revoke drains, how shutdown ends.
+// The composition root: wires the Kafka consumer, the validator, the dispatcher, the curl
+// transport and the dead-letter producer onto one event loop, and owns the decisions that
+// join them: what may be committed, when to pause, how a revoke drains, how shutdown ends.
 class App final : private RebalanceListener {
  public:
   explicit App(Config config);  // throws at start-up (bad settings, no eventfd, ...)
@@ -33,6 +36,11 @@ class App final : private RebalanceListener {
     std::vector<PartitionStatePtr> states;
     Scheduler::TimerId deadline = 0;
   };
+  struct DeadLettering {
+    EventPtr event;
+    DeadLetterReason why;
+    std::uint32_t tries = 0;
+  };
 
   void onAssign(const rd_kafka_topic_partition_list_t& partitions) override;
   void onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost) override;
@@ -41,10 +49,25 @@ class App final : private RebalanceListener {
   void drainKafka(bool force);
   void handleMessage(RdMessagePtr msg);
   std::string idempotencyKeyFor(const rd_kafka_message_t& msg, const std::string& topic);
-  void onEventDone(Event& event);
+  void onDispatched(EventPtr event);
+  void complete(Event& event);
   void storeOffsets();
 
-  void setPaused(bool paused);
+  void sendToDeadLetter(EventPtr event, DeadLetterReason why);
+  void produceDeadLetter(std::uint64_t id);
+  void onDeadLetterAck(std::uint64_t id, rd_kafka_resp_err_t err);
+
+  // In-flight accounting and the pause decisions that follow from it.
+  void admit(Event& event);
+  void release(const Event& event);
+  void updateGlobalLimit();
+  void updatePartitionLimit(PartitionState& p);
+  bool wantsPause(const PartitionState& p) const;
+  void reconcilePause(const std::vector<PartitionState*>& partitions);
+  void reconcileAllPauses();
+  // Drops what sluice holds for one partition (or all) without completing it.
+  std::size_t abandon(const PartitionState* partition);
+
   void checkRevokeDone();
   void finishRevoke();
 
@@ -58,13 +81,20 @@ class App final : private RebalanceListener {
   Config config_;
   TerminationSignals signals_;  // first: blocks signals before librdkafka starts threads
   EventLoop loop_;
+  Validator validator_;
   PartitionRegistry partitions_;
   Dispatcher dispatcher_;
   CurlMultiTransport transport_;
+  std::unique_ptr<DeadLetterProducer> dead_letters_;
   KafkaConsumer consumer_;
 
   Phase phase_ = Phase::kRunning;
-  bool backpressure_paused_ = false;
+  bool over_global_limit_ = false;
+  std::uint64_t in_flight_events_ = 0;  // taken from Kafka, not yet complete
+  std::uint64_t in_flight_bytes_ = 0;
+  std::unordered_map<std::uint64_t, DeadLettering> dead_lettering_;
+  std::uint64_t next_dead_letter_id_ = 1;
+  std::vector<EventPtr> held_;  // would be dead-lettered, but no dead-letter topic is set
   std::optional<PendingRevoke> revoke_;
   Scheduler::TimerId grace_timer_ = 0;
   int exit_code_ = 0;

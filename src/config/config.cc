@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -124,6 +125,25 @@ class Reader {
     }
   }
 
+  void statusList(const YAML::Node& parent, const std::string& path, const char* key,
+                  std::set<int>& out) {
+    const YAML::Node n = parent[key];
+    if (!n) return;
+    const std::string p = join(path, key);
+    if (!n.IsSequence()) {
+      problem(p, "must be a list of HTTP status codes");
+      return;
+    }
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      int v = 0;
+      if (!n[i].IsScalar() || !YAML::convert<int>::decode(n[i], v) || v < 100 || v > 599) {
+        problem(p + "[" + std::to_string(i) + "]", "must be an HTTP status code (100-599)");
+        continue;
+      }
+      out.insert(v);
+    }
+  }
+
   static std::string join(const std::string& path, const std::string& key) {
     return path.empty() ? key : path + "." + key;
   }
@@ -166,11 +186,27 @@ void readKafka(Reader& r, const YAML::Node& node, KafkaConfig& k) {
   r.stringMap(node, path, "properties", k.properties);
   // These are how sluice keeps its delivery guarantee; letting a user override them would
   // silently allow commits past undelivered events.
-  for (const char* owned : {"enable.auto.offset.store", "enable.auto.commit", "group.id",
-                            "bootstrap.servers", "enable.partition.eof"}) {
+  for (const char* owned : {"enable.auto.offset.store", "enable.auto.commit",
+                            "auto.commit.interval.ms", "group.id", "bootstrap.servers",
+                            "enable.partition.eof"}) {
     if (k.properties.contains(owned)) {
       r.problem(path + ".properties." + owned, "is managed by sluice and cannot be set here");
     }
+  }
+}
+
+void readRetry(Reader& r, const YAML::Node& node, const std::string& path, RetryPolicy& p) {
+  if (!node || !r.isMap(node, path)) return;
+  r.rejectUnknown(node, path,
+                  {"initial_backoff_ms", "max_backoff_ms", "multiplier", "max_attempts",
+                   "max_elapsed_ms"});
+  r.millis(node, path, "initial_backoff_ms", p.backoff.initial, 1, 3'600'000);
+  r.millis(node, path, "max_backoff_ms", p.backoff.max, 1, 3'600'000);
+  r.number(node, path, "multiplier", p.backoff.multiplier, 1.0, 100.0);
+  r.integer(node, path, "max_attempts", p.max_attempts, 0, 1'000'000);
+  r.millis(node, path, "max_elapsed_ms", p.max_elapsed, 0, 30LL * 24 * 3'600'000);
+  if (p.backoff.max < p.backoff.initial) {
+    r.problem(path + ".max_backoff_ms", "must be >= initial_backoff_ms");
   }
 }
 
@@ -178,7 +214,7 @@ void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkCo
   if (!r.isMap(node, path)) return;
   r.rejectUnknown(node, path,
                   {"name", "url", "timeout_ms", "max_in_flight", "http2", "content_type",
-                   "headers"});
+                   "headers", "retry", "statuses", "ordering", "circuit_failures"});
   r.string(node, path, "name", s.name, true);
   r.string(node, path, "url", s.url, true);
   if (!s.url.empty() && s.url.rfind("http://", 0) != 0 && s.url.rfind("https://", 0) != 0) {
@@ -189,6 +225,26 @@ void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkCo
   r.boolean(node, path, "http2", s.http2);
   r.string(node, path, "content_type", s.content_type, false);
   r.stringMap(node, path, "headers", s.headers);
+  readRetry(r, node["retry"], path + ".retry", s.retry);
+  if (const YAML::Node st = node["statuses"]; st && r.isMap(st, path + ".statuses")) {
+    const std::string sp = path + ".statuses";
+    r.rejectUnknown(st, sp, {"success", "retryable", "permanent"});
+    r.statusList(st, sp, "success", s.statuses.success);
+    r.statusList(st, sp, "retryable", s.statuses.retryable);
+    r.statusList(st, sp, "permanent", s.statuses.permanent);
+  }
+  std::string ordering = "unordered";
+  r.string(node, path, "ordering", ordering, false);
+  if (ordering == "unordered") {
+    s.ordering = Ordering::kUnordered;
+  } else if (ordering == "key") {
+    s.ordering = Ordering::kKey;
+  } else if (ordering == "partition") {
+    s.ordering = Ordering::kPartition;
+  } else {
+    r.problem(path + ".ordering", "must be one of unordered, key, partition");
+  }
+  r.integer(node, path, "circuit_failures", s.circuit_failures, 1, 1'000'000);
   for (const auto& [name, value] : s.headers) {
     (void)value;
     std::string lower;
@@ -203,16 +259,15 @@ void readDelivery(Reader& r, const YAML::Node& node, Config& c) {
   const std::string path = "delivery";
   if (!node) return;
   if (!r.isMap(node, path)) return;
-  r.rejectUnknown(node, path, {"max_in_flight_events", "retry", "idempotency_key"});
-  r.integer(node, path, "max_in_flight_events", c.max_in_flight_events, 1, 10'000'000);
-  if (const YAML::Node retry = node["retry"]; retry && r.isMap(retry, path + ".retry")) {
-    const std::string rp = path + ".retry";
-    r.rejectUnknown(retry, rp, {"initial_backoff_ms", "max_backoff_ms", "multiplier"});
-    r.millis(retry, rp, "initial_backoff_ms", c.retry.initial, 1, 3'600'000);
-    r.millis(retry, rp, "max_backoff_ms", c.retry.max, 1, 3'600'000);
-    r.number(retry, rp, "multiplier", c.retry.multiplier, 1.0, 100.0);
-    if (c.retry.max < c.retry.initial) r.problem(rp + ".max_backoff_ms", "must be >= initial_backoff_ms");
-  }
+  r.rejectUnknown(node, path,
+                  {"max_in_flight_events", "max_in_flight_bytes", "partition_max_in_flight_events",
+                   "partition_max_in_flight_bytes", "retry", "idempotency_key"});
+  BackpressureConfig& b = c.backpressure;
+  r.integer(node, path, "max_in_flight_events", b.max_events, 1, 10'000'000);
+  r.integer(node, path, "max_in_flight_bytes", b.max_bytes, 1024, 1LL << 40);
+  r.integer(node, path, "partition_max_in_flight_events", b.partition_max_events, 1, 10'000'000);
+  r.integer(node, path, "partition_max_in_flight_bytes", b.partition_max_bytes, 1024, 1LL << 40);
+  readRetry(r, node["retry"], path + ".retry", c.retry);
   if (const YAML::Node key = node["idempotency_key"];
       key && r.isMap(key, path + ".idempotency_key")) {
     const std::string kp = path + ".idempotency_key";
@@ -236,6 +291,40 @@ void readDelivery(Reader& r, const YAML::Node& node, Config& c) {
   }
 }
 
+void readDeadLetter(Reader& r, const YAML::Node& node, DeadLetterConfig& d) {
+  const std::string path = "dead_letter";
+  if (!node || !r.isMap(node, path)) return;
+  r.rejectUnknown(node, path, {"topic", "properties"});
+  r.string(node, path, "topic", d.topic, true);
+  r.stringMap(node, path, "properties", d.properties);
+  // The guarantee needs every dead letter acknowledged by all in-sync replicas, written once.
+  for (const char* owned : {"acks", "enable.idempotence", "bootstrap.servers"}) {
+    if (d.properties.contains(owned)) {
+      r.problem(path + ".properties." + owned, "is managed by sluice and cannot be set here");
+    }
+  }
+}
+
+void readValidation(Reader& r, const YAML::Node& node, ValidationConfig& v,
+                    const std::string& origin) {
+  const std::string path = "validation";
+  if (!node || !r.isMap(node, path)) return;
+  r.rejectUnknown(node, path, {"json", "max_bytes", "schema"});
+  r.boolean(node, path, "json", v.json);
+  r.integer(node, path, "max_bytes", v.max_bytes, 1, 1LL << 30);
+  r.string(node, path, "schema", v.schema, false);
+  if (v.schema.empty()) v.schema = "none";
+  if (v.schema != "default" && v.schema != "none") {
+    if (!v.json) r.problem(path + ".schema", "needs validation.json: true");
+    std::filesystem::path p(v.schema);
+    if (p.is_relative()) p = std::filesystem::path(origin).parent_path() / p;
+    v.schema = p.lexically_normal().string();
+    if (!std::filesystem::is_regular_file(p)) {
+      r.problem(path + ".schema", "no such file: " + v.schema);
+    }
+  }
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -253,9 +342,12 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin) {
   Reader r(problems);
   Config c;
   if (!root.IsMap()) throw ConfigError({origin + ": the top level must be a mapping"});
-  r.rejectUnknown(root, "", {"kafka", "sinks", "delivery", "shutdown_grace_ms",
-                             "stats_interval_ms", "log_level"});
+  r.rejectUnknown(root, "", {"kafka", "sinks", "delivery", "dead_letter", "validation",
+                             "shutdown_grace_ms", "stats_interval_ms", "log_level"});
   readKafka(r, root["kafka"], c.kafka);
+  readDelivery(r, root["delivery"], c);  // before the sinks: it holds their retry default
+  readDeadLetter(r, root["dead_letter"], c.dead_letter);
+  readValidation(r, root["validation"], c.validation, origin);
 
   const YAML::Node sinks = root["sinks"];
   if (!sinks) {
@@ -267,14 +359,18 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin) {
     for (std::size_t i = 0; i < sinks.size(); ++i) {
       const std::string path = "sinks[" + std::to_string(i) + "]";
       SinkConfig s;
+      s.retry = c.retry;
       readSink(r, sinks[i], path, s);
+      if (s.retry.limited() && !c.dead_letter.enabled()) {
+        r.problem(path + ".retry", "max_attempts/max_elapsed_ms need dead_letter.topic: an "
+                                   "event out of attempts has nowhere else to go");
+      }
       if (!s.name.empty() && !names.insert(s.name).second) {
         r.problem(path + ".name", "'" + s.name + "' is used by another sink");
       }
       c.sinks.push_back(std::move(s));
     }
   }
-  readDelivery(r, root["delivery"], c);
   r.millis(root, "", "shutdown_grace_ms", c.shutdown_grace, 0, 3'600'000);
   r.millis(root, "", "stats_interval_ms", c.stats_interval, 0, 3'600'000);
   r.string(root, "", "log_level", c.log_level, false);

@@ -8,8 +8,22 @@
 #include <vector>
 
 #include "delivery/backoff.h"
+#include "delivery/status_policy.h"
 
 namespace sluice {
+
+enum class Ordering {
+  kUnordered,  // most concurrency
+  kKey,        // events with the same Kafka key reach the sink in offset order
+  kPartition,  // one event at a time per partition, in offset order
+};
+
+struct RetryPolicy {
+  BackoffSettings backoff;
+  std::uint32_t max_attempts = 0;          // 0: unlimited
+  std::chrono::milliseconds max_elapsed{0};  // since the first attempt; 0: unlimited
+  bool limited() const { return max_attempts > 0 || max_elapsed.count() > 0; }
+};
 
 struct SinkConfig {
   std::string name;
@@ -19,6 +33,31 @@ struct SinkConfig {
   bool http2 = false;  // h2c with prior knowledge for http://, ALPN for https://
   std::string content_type = "application/json";
   std::map<std::string, std::string> headers;
+  RetryPolicy retry;  // defaults to delivery.retry
+  StatusPolicy statuses;
+  Ordering ordering = Ordering::kUnordered;
+  std::uint32_t circuit_failures = 5;  // consecutive failures before probing one at a time
+};
+
+struct DeadLetterConfig {
+  std::string topic;  // empty: no dead-letter topic; such events hold their partition's commit
+  std::map<std::string, std::string> properties;  // librdkafka producer properties
+  bool enabled() const { return !topic.empty(); }
+};
+
+struct ValidationConfig {
+  bool json = true;                      // events must parse as JSON
+  std::size_t max_bytes = 1024 * 1024;   // larger events are invalid
+  // "default": the schema built in from proto/event.schema.json; "none"; or a file path
+  // (relative paths are relative to the config file).
+  std::string schema = "default";
+};
+
+struct BackpressureConfig {
+  std::uint32_t max_events = 10'000;               // in flight, all partitions
+  std::uint64_t max_bytes = 64ull << 20;
+  std::uint32_t partition_max_events = 5'000;      // in flight, one partition
+  std::uint64_t partition_max_bytes = 32ull << 20;
 };
 
 enum class KeySource { kCoordinates, kJsonPointer, kHeader };
@@ -41,9 +80,11 @@ struct KafkaConfig {
 struct Config {
   KafkaConfig kafka;
   std::vector<SinkConfig> sinks;
-  std::uint32_t max_in_flight_events = 10'000;
-  BackoffSettings retry;
+  BackpressureConfig backpressure;
+  RetryPolicy retry;  // the default of every sink's retry
   IdempotencyConfig idempotency;
+  DeadLetterConfig dead_letter;
+  ValidationConfig validation;
   std::chrono::milliseconds shutdown_grace{15'000};
   std::chrono::milliseconds stats_interval{0};  // 0: no periodic stats line
   std::string log_level = "info";

@@ -7,8 +7,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/config.h"
 #include "delivery/backoff.h"
 #include "delivery/event.h"
+#include "delivery/status_policy.h"
 #include "http/http_transport.h"
 #include "loop/event_loop.h"
 
@@ -17,22 +19,30 @@ namespace sluice {
 struct SinkCounters {
   std::uint64_t attempts = 0;
   std::uint64_t delivered = 0;
-  std::uint64_t failed_attempts = 0;  // each failed attempt, later retried
+  std::uint64_t failed_attempts = 0;  // each failed attempt, retried or not
+  std::uint64_t gave_up = 0;          // deliveries handed to the dead-letter path
+  std::uint64_t circuit_opened = 0;
 };
 
-// Fans every event out to every sink. Each sink has its own FIFO and in-flight window, so a
-// slow or failing sink only fills its own queue; the others go on at their own pace. An event
-// is done (and handed to the done callback) once every sink has accepted it. Failed attempts
-// are retried after a capped, jittered backoff (or the sink's Retry-After) until they succeed.
+// Fans every event out to every sink. Each sink has its own FIFO, in-flight window, retry
+// policy and circuit, so a slow or failing sink only fills its own queue; the others go on at
+// their own pace. An event is done (and handed to the done callback) once every sink has
+// accepted it or given up on it (Event::failures then names who gave up and why).
 class Dispatcher final : public HttpResponseHandler {
  public:
   struct SinkSettings {
     std::string name;
     std::uint32_t max_in_flight = 256;
+    RetryPolicy retry;
+    StatusPolicy statuses;
+    Ordering ordering = Ordering::kUnordered;
+    std::uint32_t circuit_failures = 5;
   };
-  using DoneCallback = std::function<void(Event&)>;
+  using DoneCallback = std::function<void(EventPtr)>;
 
-  Dispatcher(Scheduler& scheduler, std::vector<SinkSettings> sinks, BackoffSettings backoff,
+  // `can_give_up`: whether a dead-letter path exists. Without one, a permanent failure is
+  // retried at the longest backoff rather than dropped.
+  Dispatcher(Scheduler& scheduler, std::vector<SinkSettings> sinks, bool can_give_up,
              std::uint64_t seed, DoneCallback on_done);
 
   // The transport is created after the dispatcher (it needs the dispatcher as its handler).
@@ -43,16 +53,18 @@ class Dispatcher final : public HttpResponseHandler {
   // Drops every event of `partition` without completing it: its in-flight requests are
   // cancelled and its retries forgotten. Used when a partition is lost, or when its revoke
   // drain budget ran out; the new owner redelivers from the committed offset.
-  std::size_t abandon(const PartitionState* partition);
-  std::size_t abandonAll();
+  std::vector<EventPtr> abandon(const PartitionState* partition);
+  std::vector<EventPtr> abandonAll();
 
   std::size_t inFlightEvents() const { return events_.size(); }
   std::size_t sinkCount() const { return sinks_.size(); }
   const std::string& sinkName(std::size_t i) const { return sinks_[i].settings.name; }
   const SinkCounters& counters(std::size_t i) const { return sinks_[i].counters; }
   std::size_t sinkBacklog(std::size_t i) const {
-    return sinks_[i].ready.size() + sinks_[i].in_flight + sinks_[i].backing_off;
+    return sinks_[i].waiting + sinks_[i].in_flight + sinks_[i].backing_off;
   }
+  std::uint32_t sinkInFlight(std::size_t i) const { return sinks_[i].in_flight; }
+  bool circuitOpen(std::size_t i) const { return sinks_[i].circuit_open; }
 
   void onResponse(std::uint64_t token, const HttpResponse& response) override;
 
@@ -64,35 +76,59 @@ class Dispatcher final : public HttpResponseHandler {
     std::uint32_t attempt = 0;
     DeliveryState state = DeliveryState::kQueued;
     Scheduler::TimerId retry_timer = 0;
+    TimePoint first_attempt{};
+    bool warned_stuck = false;
   };
   struct EventEntry {
     EventPtr event;
     std::uint32_t pending_sinks;
   };
+  // Deliveries that must reach one sink in order (same partition, and same key in key mode).
+  struct LaneKey {
+    const PartitionState* partition;
+    std::string key;
+    bool operator==(const LaneKey&) const = default;
+  };
+  struct LaneKeyHash {
+    std::size_t operator()(const LaneKey& k) const {
+      return std::hash<const void*>()(k.partition) ^ (std::hash<std::string>()(k.key) << 1);
+    }
+  };
   struct SinkRuntime {
+    SinkRuntime(SinkSettings s, Backoff b) : settings(std::move(s)), backoff(b) {}
     SinkSettings settings;
+    Backoff backoff;
     std::deque<std::uint64_t> ready;  // tokens waiting for a window slot
+    std::unordered_map<LaneKey, std::deque<std::uint64_t>, LaneKeyHash> lanes;
+    std::size_t waiting = 0;  // queued in `ready` or behind a lane head
     std::uint32_t in_flight = 0;
     std::uint32_t backing_off = 0;
     bool pumping = false;
-    bool failing = false;  // for logging state changes, not every failure
+    std::uint32_t consecutive_failures = 0;
+    bool circuit_open = false;
+    TimePoint probe_not_before{};
+    Scheduler::TimerId probe_timer = 0;
     SinkCounters counters;
   };
 
   std::uint64_t tokenOf(std::uint64_t event_id, std::uint32_t sink) const {
     return event_id * sinks_.size() + sink;
   }
+  std::optional<LaneKey> laneOf(const SinkRuntime& rt, const Event& e) const;
   void pump(std::uint32_t sink);
   void start(std::uint64_t token, Delivery& d);
   void retryDue(std::uint64_t token);
-  void sinkAccepted(std::uint64_t token, Delivery& d);
+  void scheduleRetry(std::uint64_t token, Delivery& d, const HttpResponse& r, bool exhausted);
+  void finishDelivery(std::uint64_t token);
+  void recordFailure(SinkRuntime& rt, const HttpResponse& r);
   void dropDelivery(std::uint64_t token);
-  std::size_t abandonIf(const std::function<bool(const Event&)>& pred);
+  std::vector<EventPtr> abandonIf(const std::function<bool(const Event&)>& pred,
+                                  const PartitionState* lanes_of);
 
   Scheduler& scheduler_;
   HttpTransport* transport_ = nullptr;
   std::vector<SinkRuntime> sinks_;
-  Backoff backoff_;
+  bool can_give_up_;
   DoneCallback on_done_;
   std::unordered_map<std::uint64_t, EventEntry> events_;
   std::unordered_map<std::uint64_t, Delivery> deliveries_;

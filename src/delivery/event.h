@@ -3,13 +3,24 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "delivery/partition_registry.h"
 #include "loop/event_loop.h"
 
 namespace sluice {
+
+// Why one sink gave up on an event (it then goes to the dead-letter topic).
+struct SinkFailure {
+  std::string sink;
+  const char* reason;  // "permanent_status" or "retries_exhausted"
+  long status;         // last HTTP status, 0 if none
+  std::string error;   // last transport error, empty if an HTTP answer came
+  std::uint32_t attempts;
+};
 
 // One Kafka record on its way to every sink. The body is a view into `owner` (the librdkafka
 // message), so a record's payload is never copied.
@@ -19,7 +30,9 @@ struct Event {
   std::int64_t timestamp_ms = -1;  // the record's timestamp, -1 if none
   std::string idempotency_key;     // sf-string, identical on every redelivery
   std::string_view body;
+  std::optional<std::string_view> kafka_key;  // for ordering: "key"; nullopt for a null key
   std::shared_ptr<void> owner;
+  std::vector<SinkFailure> failures;  // sinks that gave up; non-empty means dead-letter
   TimePoint received_at{};
 };
 using EventPtr = std::unique_ptr<Event>;

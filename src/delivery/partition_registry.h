@@ -21,6 +21,9 @@ struct PartitionState {
   bool active = true;    // false once revoked or lost
   bool revoking = false; // draining before a deferred unassign: no new dispatches
   bool paused = false;   // what sluice asked librdkafka, re-applied after assign
+  bool over_limit = false;  // in-flight above this partition's high mark (until the low mark)
+  std::uint32_t in_flight_events = 0;
+  std::uint64_t in_flight_bytes = 0;
   std::int64_t stored = -1;  // last offset handed to rd_kafka_offsets_store
 };
 using PartitionStatePtr = std::shared_ptr<PartitionState>;

@@ -56,9 +56,10 @@ TEST(Config, ParsesAValidFile) {
   EXPECT_EQ(c.sinks[1].max_in_flight, 64u);
   EXPECT_TRUE(c.sinks[1].http2);
   EXPECT_EQ(c.sinks[1].headers.at("Authorization"), "Bearer x");
-  EXPECT_EQ(c.max_in_flight_events, 5000u);
-  EXPECT_EQ(c.retry.initial, std::chrono::milliseconds(50));
-  EXPECT_DOUBLE_EQ(c.retry.multiplier, 3.0);
+  EXPECT_EQ(c.backpressure.max_events, 5000u);
+  EXPECT_EQ(c.retry.backoff.initial, std::chrono::milliseconds(50));
+  EXPECT_EQ(c.sinks[1].retry.backoff.initial, std::chrono::milliseconds(50));  // inherited
+  EXPECT_DOUBLE_EQ(c.retry.backoff.multiplier, 3.0);
   EXPECT_EQ(c.idempotency.source, KeySource::kJsonPointer);
   EXPECT_EQ(c.idempotency.json_pointer, "/id");
 }

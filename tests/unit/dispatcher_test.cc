@@ -89,11 +89,20 @@ class FakeTransport final : public HttpTransport {
 
 class DispatcherTest : public ::testing::Test {
  protected:
-  void make(std::vector<Dispatcher::SinkSettings> sinks) {
-    dispatcher = std::make_unique<Dispatcher>(
-        scheduler, std::move(sinks),
-        BackoffSettings{std::chrono::milliseconds(100), std::chrono::milliseconds(1000), 2.0}, 42,
-        [this](Event& e) { done.push_back(e.offset); });
+  static Dispatcher::SinkSettings sink(std::string name, std::uint32_t window) {
+    Dispatcher::SinkSettings s;
+    s.name = std::move(name);
+    s.max_in_flight = window;
+    s.retry.backoff = {std::chrono::milliseconds(100), std::chrono::milliseconds(1000), 2.0};
+    s.circuit_failures = 1000;  // out of the way unless a test is about it
+    return s;
+  }
+  void make(std::vector<Dispatcher::SinkSettings> sinks, bool can_give_up = false) {
+    dispatcher = std::make_unique<Dispatcher>(scheduler, std::move(sinks), can_give_up, 42,
+                                              [this](EventPtr e) {
+                                                done.push_back(e->offset);
+                                                failures.push_back(e->failures);
+                                              });
     dispatcher->attach(transport);
   }
   EventPtr event(std::int64_t offset) {
@@ -112,10 +121,11 @@ class DispatcherTest : public ::testing::Test {
   PartitionStatePtr partition = std::make_shared<PartitionState>("t", 0);
   std::unique_ptr<Dispatcher> dispatcher;
   std::vector<std::int64_t> done;
+  std::vector<std::vector<SinkFailure>> failures;
 };
 
 TEST_F(DispatcherTest, EventIsDoneOnlyWhenEverySinkAccepted) {
-  make({{"a", 8}, {"b", 8}, {"c", 8}});
+  make({sink("a", 8), sink("b", 8), sink("c", 8)});
   dispatcher->dispatch(event(0));
   ASSERT_EQ(transport.open.size(), 3u);
   EXPECT_EQ(transport.open[0].body, "{\"n\":0}");
@@ -129,7 +139,7 @@ TEST_F(DispatcherTest, EventIsDoneOnlyWhenEverySinkAccepted) {
 }
 
 TEST_F(DispatcherTest, SlowSinkDoesNotHoldBackOthers) {
-  make({{"fast", 4}, {"slow", 4}});
+  make({sink("fast", 4), sink("slow", 4)});
   for (int i = 0; i < 100; ++i) dispatcher->dispatch(event(i));
   // The fast sink works through all 100 while the slow one answers nothing.
   for (int i = 0; i < 100; ++i) {
@@ -143,7 +153,7 @@ TEST_F(DispatcherTest, SlowSinkDoesNotHoldBackOthers) {
 }
 
 TEST_F(DispatcherTest, WindowBoundsInFlightPerSink) {
-  make({{"a", 3}});
+  make({sink("a", 3)});
   for (int i = 0; i < 10; ++i) dispatcher->dispatch(event(i));
   EXPECT_EQ(transport.openFor(0), 3u);
   transport.answer(*dispatcher, 0, 200);
@@ -152,7 +162,7 @@ TEST_F(DispatcherTest, WindowBoundsInFlightPerSink) {
 }
 
 TEST_F(DispatcherTest, FailuresAreRetriedWithTheSameKeyUntilAccepted) {
-  make({{"a", 8}, {"b", 8}});
+  make({sink("a", 8), sink("b", 8)});
   dispatcher->dispatch(event(7));
   transport.answer(*dispatcher, 0, 200);
   for (int attempt = 1; attempt <= 5; ++attempt) {
@@ -171,7 +181,7 @@ TEST_F(DispatcherTest, FailuresAreRetriedWithTheSameKeyUntilAccepted) {
 }
 
 TEST_F(DispatcherTest, TransportFailuresAreRetriedToo) {
-  make({{"a", 8}});
+  make({sink("a", 8)});
   dispatcher->dispatch(event(1));
   auto s = transport.open.front();
   transport.open.clear();
@@ -186,7 +196,7 @@ TEST_F(DispatcherTest, TransportFailuresAreRetriedToo) {
 }
 
 TEST_F(DispatcherTest, RetryAfterIsHonoured) {
-  make({{"a", 8}});
+  make({sink("a", 8)});
   dispatcher->dispatch(event(1));
   transport.answer(*dispatcher, 0, 503, "3");
   scheduler.advance(std::chrono::milliseconds(2999));
@@ -196,7 +206,7 @@ TEST_F(DispatcherTest, RetryAfterIsHonoured) {
 }
 
 TEST_F(DispatcherTest, AbandonCancelsInFlightAndRetriesOfThatPartitionOnly) {
-  make({{"a", 8}, {"b", 8}});
+  make({sink("a", 8), sink("b", 8)});
   auto other = std::make_shared<PartitionState>("t", 1);
   dispatcher->dispatch(event(1));
   auto e2 = event(2);
@@ -204,13 +214,152 @@ TEST_F(DispatcherTest, AbandonCancelsInFlightAndRetriesOfThatPartitionOnly) {
   dispatcher->dispatch(std::move(e2));
   transport.answer(*dispatcher, 1, 500);  // event 1 on sink b now backing off
   EXPECT_EQ(scheduler.pending(), 1u);
-  EXPECT_EQ(dispatcher->abandon(partition.get()), 1u);
+  EXPECT_EQ(dispatcher->abandon(partition.get()).size(), 1u);
   EXPECT_EQ(scheduler.pending(), 0u);
   EXPECT_EQ(transport.cancelled, 1u);  // event 1's in-flight request to sink a
   EXPECT_EQ(dispatcher->inFlightEvents(), 1u);
   transport.answer(*dispatcher, 0, 200);
   transport.answer(*dispatcher, 1, 200);
   EXPECT_EQ(done, std::vector<std::int64_t>{2});
+}
+
+TEST_F(DispatcherTest, PermanentAnswerGivesUpWithTheReasonWhenADeadLetterPathExists) {
+  make({sink("a", 8), sink("b", 8)}, /*can_give_up=*/true);
+  dispatcher->dispatch(event(3));
+  transport.answer(*dispatcher, 0, 200);
+  transport.answer(*dispatcher, 1, 422);
+  ASSERT_EQ(done, std::vector<std::int64_t>{3});
+  ASSERT_EQ(failures[0].size(), 1u);
+  EXPECT_EQ(failures[0][0].sink, "b");
+  EXPECT_STREQ(failures[0][0].reason, "permanent_status");
+  EXPECT_EQ(failures[0][0].status, 422);
+  EXPECT_EQ(failures[0][0].attempts, 1u);
+  EXPECT_EQ(dispatcher->counters(1).gave_up, 1u);
+}
+
+TEST_F(DispatcherTest, PermanentAnswerWithoutDeadLetterPathIsRetriedNotDropped) {
+  make({sink("a", 8)}, /*can_give_up=*/false);
+  dispatcher->dispatch(event(3));
+  transport.answer(*dispatcher, 0, 400);
+  EXPECT_TRUE(done.empty());
+  scheduler.advance(std::chrono::milliseconds(999));
+  EXPECT_EQ(transport.open.size(), 0u);  // held at the longest backoff (1000 ms)
+  scheduler.advance(std::chrono::milliseconds(1));
+  ASSERT_EQ(transport.open.size(), 1u);
+  transport.answer(*dispatcher, 0, 200);
+  EXPECT_EQ(done, std::vector<std::int64_t>{3});
+  EXPECT_TRUE(failures[0].empty());
+}
+
+TEST_F(DispatcherTest, RetryLimitByAttemptsEndsInRetriesExhausted) {
+  auto s = sink("a", 8);
+  s.retry.max_attempts = 3;
+  make({s}, true);
+  dispatcher->dispatch(event(9));
+  for (int i = 0; i < 2; ++i) {
+    transport.answer(*dispatcher, 0, 503);
+    scheduler.advance(std::chrono::milliseconds(1001));
+  }
+  EXPECT_TRUE(done.empty());
+  transport.answer(*dispatcher, 0, 503);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_STREQ(failures[0][0].reason, "retries_exhausted");
+  EXPECT_EQ(failures[0][0].attempts, 3u);
+}
+
+TEST_F(DispatcherTest, RetryLimitByElapsedTime) {
+  auto s = sink("a", 8);
+  s.retry.max_elapsed = std::chrono::milliseconds(2500);
+  make({s}, true);
+  dispatcher->dispatch(event(9));
+  int attempts = 0;
+  while (done.empty() && attempts < 100) {
+    HttpResponse timeout;
+    timeout.failure = TransportFailure::kTimeout;
+    timeout.error = "timed out";
+    const auto sent = transport.open.front();
+    transport.open.clear();
+    dispatcher->onResponse(sent.token, timeout);
+    ++attempts;
+    scheduler.advance(std::chrono::milliseconds(1001));
+  }
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_STREQ(failures[0][0].reason, "retries_exhausted");
+  EXPECT_EQ(failures[0][0].error, "timed out");
+  EXPECT_GE(attempts, 3);  // at least 2.5 s of 1 s steps
+  EXPECT_LE(attempts, 4);
+}
+
+TEST_F(DispatcherTest, OpenCircuitProbesOneAtATimePacedAndClosesOnSuccess) {
+  auto s = sink("a", 64);
+  s.circuit_failures = 3;
+  make({s});
+  for (int i = 0; i < 50; ++i) dispatcher->dispatch(event(i));
+  EXPECT_EQ(transport.openFor(0), 50u);
+  for (int i = 0; i < 50; ++i) transport.answer(*dispatcher, 0, 503);  // all fail: circuit opens
+  EXPECT_TRUE(dispatcher->circuitOpen(0));
+  // However long the sink stays down, never more than one request is out at a time, and the
+  // probes are paced by the backoff, not sent back to back.
+  std::size_t sent_before = transport.sent_total;
+  for (int step = 0; step < 100; ++step) {
+    scheduler.advance(std::chrono::milliseconds(100));
+    EXPECT_LE(transport.open.size(), 1u);
+    if (!transport.open.empty()) transport.answer(*dispatcher, 0, 503);
+  }
+  const std::size_t probes = transport.sent_total - sent_before;
+  EXPECT_GE(probes, 5u);
+  EXPECT_LE(probes, 12u);  // 10 s at one probe per max backoff (1 s), not 50 per retry round
+  // The sink comes back: the next probe succeeds and the window opens again.
+  ASSERT_TRUE(dispatcher->circuitOpen(0));
+  for (int step = 0; step < 20 && transport.open.empty(); ++step) {
+    scheduler.advance(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(transport.open.size(), 1u);
+  transport.answer(*dispatcher, 0, 200);
+  EXPECT_FALSE(dispatcher->circuitOpen(0));
+  scheduler.advance(std::chrono::milliseconds(1001));
+  EXPECT_GT(transport.open.size(), 1u);
+}
+
+TEST_F(DispatcherTest, PartitionOrderingSendsOneAtATimeInOffsetOrderDespiteRetries) {
+  auto s = sink("a", 64);
+  s.ordering = Ordering::kPartition;
+  make({s});
+  for (int i = 0; i < 5; ++i) dispatcher->dispatch(event(i));
+  std::vector<std::int64_t> accepted;
+  while (accepted.size() < 5) {
+    ASSERT_EQ(transport.open.size(), 1u);
+    const bool fail = transport.sent_total % 3 == 0;  // every third attempt fails
+    auto sent = transport.answer(*dispatcher, 0, fail ? 503 : 200);
+    if (!fail) accepted.push_back(sent.offset);
+    scheduler.advance(std::chrono::milliseconds(1001));
+  }
+  EXPECT_EQ(accepted, (std::vector<std::int64_t>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(DispatcherTest, KeyOrderingSerializesEachKeyButNotAcrossKeys) {
+  auto s = sink("a", 64);
+  s.ordering = Ordering::kKey;
+  make({s});
+  const std::vector<std::string> keys = {"x", "y", "x", "y", "x"};
+  std::vector<std::shared_ptr<std::string>> owned;
+  for (int i = 0; i < 5; ++i) {
+    auto e = event(i);
+    auto key = std::make_shared<std::string>(keys[static_cast<size_t>(i)]);
+    e->kafka_key = *key;
+    owned.push_back(key);
+    dispatcher->dispatch(std::move(e));
+  }
+  ASSERT_EQ(transport.open.size(), 2u);  // the heads of x (0) and y (1)
+  EXPECT_EQ(transport.open[0].offset, 0);
+  EXPECT_EQ(transport.open[1].offset, 1);
+  transport.answer(*dispatcher, 0, 503);  // x's head fails: x waits, y goes on
+  transport.answer(*dispatcher, 0, 200);  // y@1 accepted
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.open[0].offset, 3);  // y@3, while x@2 waits behind the retry of x@0
+  scheduler.advance(std::chrono::milliseconds(1001));
+  ASSERT_EQ(transport.open.size(), 2u);
+  EXPECT_EQ(transport.open[1].offset, 0);  // the retry of x@0, before x@2
 }
 
 }  // namespace

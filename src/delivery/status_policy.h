@@ -1,0 +1,32 @@
+#pragma once
+
+#include <set>
+
+#include "http/http_transport.h"
+
+namespace sluice {
+
+enum class Verdict {
+  kAccepted,   // the sink has the event
+  kRetryable,  // try again later (backoff, Retry-After)
+  kPermanent,  // trying again cannot help: the event goes to the dead-letter topic
+};
+
+const char* verdictName(Verdict v);
+
+// Decides what a sink's answer means. Defaults follow DESIGN.md: 2xx accepted; 408, 409 (the
+// key is still being processed), 425, 429, 5xx and every transport failure retryable; every
+// other status permanent (3xx too: curl does not follow redirects, so a redirect is a
+// misconfigured URL, and retrying it forever would hide that). Per sink, statuses can be
+// moved between the classes, e.g. a sink that answers a duplicate key with 409 lists 409 as
+// success.
+class StatusPolicy {
+ public:
+  std::set<int> success;    // accepted in addition to 2xx
+  std::set<int> retryable;  // retried in addition to the defaults
+  std::set<int> permanent;  // permanent even where the defaults would retry
+
+  Verdict classify(const HttpResponse& response) const;
+};
+
+}  // namespace sluice

@@ -1,0 +1,119 @@
+#include "kafka/dead_letter_producer.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+
+#include <array>
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+namespace sluice {
+namespace {
+
+void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+  std::array<char, 512> err{};
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err.data(), err.size()) !=
+      RD_KAFKA_CONF_OK) {
+    throw std::runtime_error("dead_letter property " + key + ": " + err.data());
+  }
+}
+
+void addHeader(rd_kafka_headers_t* headers, const char* name, const std::string& value) {
+  rd_kafka_header_add(headers, name, -1, value.data(), static_cast<ssize_t>(value.size()));
+}
+
+}  // namespace
+
+DeadLetterProducer::DeadLetterProducer(const KafkaConfig& kafka, const DeadLetterConfig& config,
+                                       AckCallback on_ack)
+    : topic_(config.topic),
+      on_ack_(std::move(on_ack)),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (!wake_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");
+  RdConfPtr conf(rd_kafka_conf_new());
+  set(conf.get(), "client.id", "sluice-dlq");
+  // The consumer's security settings (SASL, SSL) usually apply to the producer too.
+  for (const auto& [key, value] : kafka.properties) {
+    if (key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0 ||
+        key.rfind("ssl.", 0) == 0) {
+      set(conf.get(), key, value);
+    }
+  }
+  for (const auto& [key, value] : config.properties) set(conf.get(), key, value);
+  set(conf.get(), "bootstrap.servers", kafka.brokers);
+  set(conf.get(), "enable.idempotence", "true");
+  set(conf.get(), "acks", "all");
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &DeadLetterProducer::onDelivery);
+  std::array<char, 512> err{};
+  rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err.data(), err.size()));
+  if (!rk_) throw std::runtime_error(std::string("dead-letter producer: ") + err.data());
+  conf.release();
+  queue_.reset(rd_kafka_queue_get_main(rk_.get()));
+  static constexpr std::uint64_t kOne = 1;  // eventfd needs an 8-byte write
+  rd_kafka_queue_io_event_enable(queue_.get(), wake_fd_.get(), &kOne, sizeof kOne);
+}
+
+DeadLetterProducer::~DeadLetterProducer() {
+  rd_kafka_queue_io_event_enable(queue_.get(), -1, nullptr, 0);
+  queue_.reset();
+  // Whatever is still unacknowledged was never counted as done, so its offset was never
+  // committed: waiting here would only delay the exit.
+  rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+}
+
+void DeadLetterProducer::serve() {
+  std::uint64_t value = 0;
+  [[maybe_unused]] const auto n = ::read(wake_fd_.get(), &value, sizeof value);
+  rd_kafka_poll(rk_.get(), 0);
+}
+
+void DeadLetterProducer::onDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+  auto* me = static_cast<DeadLetterProducer*>(opaque);
+  me->on_ack_(reinterpret_cast<std::uintptr_t>(msg->_private), msg->err);
+}
+
+rd_kafka_resp_err_t DeadLetterProducer::produce(std::uint64_t id,
+                                                const rd_kafka_message_t& original,
+                                                const DeadLetterReason& why) {
+  rd_kafka_headers_t* original_headers = nullptr;
+  rd_kafka_headers_t* headers =
+      rd_kafka_message_headers(&original, &original_headers) == RD_KAFKA_RESP_ERR_NO_ERROR
+          ? rd_kafka_headers_copy(original_headers)
+          : rd_kafka_headers_new(8);
+  rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  const std::int64_t ts = rd_kafka_message_timestamp(&original, &ts_type);
+  addHeader(headers, "sluice.reason", why.reason);
+  if (!why.sinks.empty()) addHeader(headers, "sluice.sinks", why.sinks);
+  if (why.status != 0) addHeader(headers, "sluice.status", std::to_string(why.status));
+  if (!why.error.empty()) addHeader(headers, "sluice.error", why.error);
+  if (why.attempts != 0) addHeader(headers, "sluice.attempts", std::to_string(why.attempts));
+  if (!why.where.empty()) addHeader(headers, "sluice.where", why.where);
+  addHeader(headers, "sluice.source.topic", rd_kafka_topic_name(original.rkt));
+  addHeader(headers, "sluice.source.partition", std::to_string(original.partition));
+  addHeader(headers, "sluice.source.offset", std::to_string(original.offset));
+  if (ts >= 0) addHeader(headers, "sluice.source.timestamp", std::to_string(ts));
+
+  std::array<rd_kafka_vu_t, 5> vu{};
+  vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vu[0].u.cstr = topic_.c_str();
+  vu[1].vtype = RD_KAFKA_VTYPE_KEY;
+  vu[1].u.mem = {original.key, original.key_len};
+  vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+  vu[2].u.mem = {original.payload, original.len};
+  vu[3].vtype = RD_KAFKA_VTYPE_HEADERS;
+  vu[3].u.headers = headers;
+  vu[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vu[4].u.ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
+  // Without F_COPY or F_FREE librdkafka points at the consumer's buffer; the caller keeps the
+  // original message alive until the ack, so copying would only cost memory.
+  RdErrorPtr error(rd_kafka_produceva(rk_.get(), vu.data(), vu.size()));
+  if (error) {
+    rd_kafka_headers_destroy(headers);  // not taken over on failure
+    return rd_kafka_error_code(error.get());
+  }
+  return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+}  // namespace sluice

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "config/config.h"
+#include "kafka/rd_handles.h"
+#include "util/unique_fd.h"
+
+namespace sluice {
+
+// What the dead-letter record says about why the event is there (as sluice.* headers).
+struct DeadLetterReason {
+  std::string reason;  // invalid_json, too_large, schema_mismatch, permanent_status,
+                       // retries_exhausted
+  std::string sinks;   // the sinks that gave up, comma-separated; empty for invalid events
+  long status = 0;     // last HTTP status
+  std::string error;   // last transport error, or what made the event invalid
+  std::uint32_t attempts = 0;
+  std::string where;   // for invalid events: where in the event
+};
+
+// Produces dead letters with an idempotent producer (acks=all): the event's key, value and
+// headers unchanged, plus sluice.* headers naming the reason and the original coordinates.
+// Delivery reports arrive on the loop thread through an eventfd, like the consumer's queue.
+class DeadLetterProducer {
+ public:
+  // (id, error): RD_KAFKA_RESP_ERR_NO_ERROR once the record is acknowledged by all replicas.
+  using AckCallback = std::function<void(std::uint64_t id, rd_kafka_resp_err_t err)>;
+
+  DeadLetterProducer(const KafkaConfig& kafka, const DeadLetterConfig& config,
+                     AckCallback on_ack);  // throws at start-up
+  ~DeadLetterProducer();
+  DeadLetterProducer(const DeadLetterProducer&) = delete;
+  DeadLetterProducer& operator=(const DeadLetterProducer&) = delete;
+
+  int wakeFd() const { return wake_fd_.get(); }
+  void serve();  // delivery reports, on the loop thread
+
+  // Starts producing; the outcome comes through the ack callback. An error returned here
+  // (e.g. the local queue is full) means nothing was produced.
+  rd_kafka_resp_err_t produce(std::uint64_t id, const rd_kafka_message_t& original,
+                              const DeadLetterReason& why);
+
+  const std::string& topic() const { return topic_; }
+
+ private:
+  static void onDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
+
+  std::string topic_;
+  AckCallback on_ack_;
+  UniqueFd wake_fd_;
+  RdKafkaPtr rk_;
+  RdQueuePtr queue_;
+};
+
+}  // namespace sluice
