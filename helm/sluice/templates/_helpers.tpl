@@ -1,0 +1,76 @@
+{{/*
+The chart's name, or nameOverride.
+*/}}
+{{- define "sluice.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+A fully qualified app name, at most 63 characters (the DNS name limit). The release name is
+used alone when it already contains the chart's name.
+*/}}
+{{- define "sluice.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "sluice.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels on every object (Helm's and Kubernetes' recommended set).
+*/}}
+{{- define "sluice.labels" -}}
+helm.sh/chart: {{ include "sluice.chart" . }}
+{{ include "sluice.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Selector labels: stable across upgrades (a Deployment's selector is immutable).
+*/}}
+{{- define "sluice.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sluice.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The container image; the tag defaults to the chart's appVersion.
+*/}}
+{{- define "sluice.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+Refuses to render when Kubernetes would SIGKILL sluice before its shutdown can finish: after
+SIGTERM it drains for shutdown_grace_ms (sluice's default 15000), then leaving the consumer
+group can take up to 10 s more. Renders nothing otherwise.
+*/}}
+{{- define "sluice.validate" -}}
+{{- $cfg := .Values.config.sluice | default (dict) -}}
+{{- $graceMs := 15000 -}}
+{{- if hasKey $cfg "shutdown_grace_ms" }}{{ $graceMs = $cfg.shutdown_grace_ms }}{{ end -}}
+{{- $neededMs := add $graceMs 10000 -}}
+{{- $podMs := mul .Values.terminationGracePeriodSeconds 1000 -}}
+{{- if le $podMs $neededMs -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be more than shutdown_grace_ms/1000 + 10 = %v: sluice needs shutdown_grace_ms to drain, then up to 10 s to leave the consumer group" .Values.terminationGracePeriodSeconds (div $neededMs 1000)) -}}
+{{- end -}}
+{{- if not $cfg.sinks -}}
+{{- fail "config.sluice.sinks must list at least one sink (name, url)" -}}
+{{- end -}}
+{{- end }}
