@@ -128,7 +128,8 @@ PartitionOffsets produceEvents(const std::string& bootstrap, const std::string& 
       body += ",\"pad\":\"" + std::string(o.body_bytes - body.size() - 10, 'x') + "\"";
     }
     body += "}";
-    const std::string key = "k" + std::to_string(seq);
+    const std::string key =
+        "k" + std::to_string(o.key_cardinality > 0 ? seq % o.key_cardinality : seq);
     for (;;) {
       std::array<rd_kafka_vu_t, 5> vu{};
       vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
@@ -166,6 +167,94 @@ PartitionOffsets produceEvents(const std::string& bootstrap, const std::string& 
                              " deliveries failed: " + tally.first_error);
   }
   return per_partition;
+}
+
+std::vector<std::int64_t> produceRaw(const std::string& bootstrap, const std::string& topic,
+                                     std::int32_t partition,
+                                     const std::vector<RawRecord>& records) {
+  DeliveryTally tally;
+  RdKafkaPtr rk = makeClient(RD_KAFKA_PRODUCER, bootstrap,
+                             {{"acks", "all"}, {"enable.idempotence", "true"}}, &onDelivery, &tally);
+  for (const auto& r : records) {
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(r.headers.size());
+    for (const auto& [name, value] : r.headers) {
+      rd_kafka_header_add(headers, name.c_str(), -1, value.data(), static_cast<ssize_t>(value.size()));
+    }
+    std::array<rd_kafka_vu_t, 6> vu{};
+    vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+    vu[0].u.cstr = topic.c_str();
+    vu[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+    vu[1].u.i32 = partition;
+    vu[2].vtype = RD_KAFKA_VTYPE_KEY;
+    vu[2].u.mem = {const_cast<char*>(r.key.data()), r.key.size()};
+    vu[3].vtype = RD_KAFKA_VTYPE_VALUE;
+    vu[3].u.mem = {const_cast<char*>(r.value.data()), r.value.size()};
+    vu[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vu[4].u.i = RD_KAFKA_MSG_F_COPY;
+    vu[5].vtype = RD_KAFKA_VTYPE_HEADERS;
+    vu[5].u.headers = headers;
+    RdErrorPtr error(rd_kafka_produceva(rk.get(), vu.data(), vu.size()));
+    if (error) {
+      rd_kafka_headers_destroy(headers);
+      throw std::runtime_error(std::string("produce: ") + rd_kafka_error_string(error.get()));
+    }
+  }
+  if (rd_kafka_flush(rk.get(), 30'000) != RD_KAFKA_RESP_ERR_NO_ERROR || tally.failed > 0) {
+    throw std::runtime_error("produceRaw: not every record was acknowledged " + tally.first_error);
+  }
+  // One producer, one partition, idempotent: the records got consecutive offsets ending just
+  // before the partition's end offset.
+  std::int64_t low = 0, high = 0;
+  rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), partition, &low, &high, kTimeoutMs);
+  std::vector<std::int64_t> offsets;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    offsets.push_back(high - static_cast<std::int64_t>(records.size() - i));
+  }
+  return offsets;
+}
+
+std::vector<RawRecord> readTopic(const std::string& bootstrap, const std::string& topic,
+                                 std::size_t count, std::chrono::milliseconds timeout) {
+  RdKafkaPtr rk = makeClient(RD_KAFKA_CONSUMER, bootstrap,
+                             {{"group.id", "sluice-reader"}, {"enable.auto.commit", "false"}});
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
+  const auto merr = rd_kafka_metadata(rk.get(), 0, rkt, &md, kTimeoutMs);
+  rd_kafka_topic_destroy(rkt);
+  if (merr) throw std::runtime_error(std::string("metadata: ") + rd_kafka_err2str(merr));
+  const int partitions = md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
+  rd_kafka_metadata_destroy(md);
+  RdPartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk.get(), list.get());
+  std::vector<RawRecord> out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    RdMessagePtr m(rd_kafka_consumer_poll(rk.get(), 100));
+    if (!m || m->err) continue;
+    RawRecord r;
+    if (m->key != nullptr) r.key.assign(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
+    r.partition = m->partition;
+    r.offset = m->offset;
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(m.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                         RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        r.headers[name] = value ? std::string(static_cast<const char*>(value), size) : "";
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  rd_kafka_consumer_close(rk.get());
+  return out;
 }
 
 PartitionOffsets endOffsets(const std::string& bootstrap, const std::string& topic,

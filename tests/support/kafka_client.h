@@ -17,12 +17,31 @@ using PartitionOffsets = std::map<std::int32_t, std::int64_t>;
 void createTopic(const std::string& bootstrap, const std::string& topic, int partitions,
                  bool allow_existing = false);
 
+struct RawRecord {
+  std::string key;
+  std::string value;
+  std::map<std::string, std::string> headers;  // last value per name
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+};
+
+// Produces records exactly as given (any bytes), each to `partition`, acks=all; returns the
+// offset each was written at.
+std::vector<std::int64_t> produceRaw(const std::string& bootstrap, const std::string& topic,
+                                     std::int32_t partition, const std::vector<RawRecord>& records);
+
+// Reads a topic from the beginning (no group) until `count` records arrived or `timeout`
+// passed.
+std::vector<RawRecord> readTopic(const std::string& bootstrap, const std::string& topic,
+                                 std::size_t count, std::chrono::milliseconds timeout);
+
 struct ProduceOptions {
   std::int64_t count = 0;
   std::int64_t first_seq = 0;
   int partitions = 1;          // events are spread round-robin over 0..partitions-1
   std::size_t body_bytes = 0;  // pads the JSON body to about this size
   double rate_per_sec = 0;     // 0: as fast as possible
+  std::int64_t key_cardinality = 0;  // >0: key is "k" + seq % N (repeating keys); else unique
 };
 
 // Produces `count` events {"seq":N,...} with acks=all and waits for every delivery report.

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -79,38 +81,76 @@ SinkRecords Pipeline::records(std::size_t i) const {
   std::ifstream in(sinks_[i].record_path);
   std::string line;
   while (std::getline(in, line)) {
+    if (in.eof()) break;  // no newline yet: a line still being written
     std::istringstream fields(line);
     SinkRecord r;
-    std::string partition, offset, attempt;
+    std::string partition, offset, attempt, hash, len, arrival, status;
     if (!std::getline(fields, r.key, '\t') || !std::getline(fields, r.topic, '\t') ||
         !std::getline(fields, partition, '\t') || !std::getline(fields, offset, '\t') ||
         !std::getline(fields, attempt, '\t')) {
-      continue;  // a line still being written
+      continue;
     }
     r.partition = std::stoi(partition);
     r.offset = std::stoll(offset);
     r.attempt = static_cast<std::uint32_t>(std::stoul(attempt));
+    if (std::getline(fields, hash, '\t') && std::getline(fields, len, '\t') &&
+        std::getline(fields, arrival, '\t') && std::getline(fields, status, '\t')) {
+      r.body_len = std::stoll(len);
+      r.arrival_us = std::stoll(arrival);
+      r.status = std::stoi(status);
+    }
     ++out.count_by_key[r.key];
     out.all.push_back(std::move(r));
   }
   return out;
 }
 
+std::size_t Pipeline::recordCount(std::size_t i) const {
+  std::ifstream in(sinks_[i].record_path, std::ios::binary);
+  std::array<char, 1 << 16> buf{};
+  std::size_t lines = 0;
+  while (in) {
+    in.read(buf.data(), buf.size());
+    const auto n = static_cast<std::size_t>(in.gcount());
+    lines += static_cast<std::size_t>(std::count(buf.data(), buf.data() + n, '\n'));
+  }
+  return lines;
+}
+
 std::string Pipeline::writeConfig(const std::string& extra) const {
+  ConfigOptions options;
+  options.extra = extra;
+  return writeConfig(options);
+}
+
+std::string Pipeline::writeConfig(const ConfigOptions& options) const {
   std::ostringstream y;
   y << "kafka:\n  brokers: " << bootstrap_ << "\n  group: " << group_
     << "\n  topics: [" << topic_ << "]\n  commit_interval_ms: 200\n"
     << "  drain_budget_ms: 5000\n"
-    << "  properties:\n    session.timeout.ms: \"10000\"\n"
-    << "    heartbeat.interval.ms: \"1000\"\n"
-    << "    topic.metadata.refresh.interval.ms: \"2000\"\n"
-    << "sinks:\n";
+    << "  properties:\n";
+  std::map<std::string, std::string> properties = {{"session.timeout.ms", "10000"},
+                                                   {"heartbeat.interval.ms", "1000"},
+                                                   {"topic.metadata.refresh.interval.ms", "2000"}};
+  for (const auto& [k, v] : options.kafka_properties) properties[k] = v;
+  for (const auto& [k, v] : properties) y << "    " << k << ": \"" << v << "\"\n";
+  y << "sinks:\n";
   for (const auto& s : sinks_) {
     y << "  - name: " << s.name << "\n    url: http://127.0.0.1:" << s.port
       << "/ingest\n    timeout_ms: 3000\n";
+    if (options.sink_max_in_flight > 0) {
+      y << "    max_in_flight: " << options.sink_max_in_flight << "\n";
+    }
+    if (auto it = options.sink_extra.find(s.name); it != options.sink_extra.end()) {
+      y << it->second;
+    }
   }
   y << "delivery:\n  retry: {initial_backoff_ms: 50, max_backoff_ms: 1000}\n";
-  y << "shutdown_grace_ms: 5000\nstats_interval_ms: 1000\n" << extra;
+  if (options.max_in_flight_events > 0) {
+    y << "  max_in_flight_events: " << options.max_in_flight_events << "\n";
+  }
+  y << options.delivery_extra;
+  y << "shutdown_grace_ms: 5000\nstats_interval_ms: 1000\n" << options.extra;
   const std::string path = dir_ + "/sluice-" + std::to_string(sluices_.size()) + ".yaml";
   std::ofstream(path) << y.str();
   return path;

@@ -22,6 +22,9 @@ struct SinkRecord {
   std::int32_t partition = -1;
   std::int64_t offset = -1;
   std::uint32_t attempt = 0;
+  std::int64_t body_len = -1;
+  std::int64_t arrival_us = 0;  // when the sink had read the whole request (unix micros)
+  int status = 0;               // the status the sink answered
 };
 
 // What one recording sink has accepted so far.
@@ -29,6 +32,18 @@ struct SinkRecords {
   std::vector<SinkRecord> all;
   std::map<std::string, int> count_by_key;
   std::size_t duplicates() const { return all.size() - count_by_key.size(); }
+};
+
+// Knobs for Pipeline::writeConfig beyond the defaults it writes.
+struct ConfigOptions {
+  std::string extra;                       // appended at the top level of the YAML
+  std::uint32_t max_in_flight_events = 0;  // delivery.max_in_flight_events; 0: sluice's default
+  std::uint32_t sink_max_in_flight = 0;    // every sink's max_in_flight; 0: sluice's default
+  std::string delivery_extra;              // more keys inside `delivery:`, each line indented
+  std::map<std::string, std::string> sink_extra;  // sink name -> more keys, indented 4
+  // librdkafka properties under kafka.properties; these override the pipeline's defaults
+  // (session.timeout.ms 10000, heartbeat.interval.ms 1000, metadata refresh 2000).
+  std::map<std::string, std::string> kafka_properties;
 };
 
 class Pipeline {
@@ -52,13 +67,18 @@ class Pipeline {
   std::size_t sinkCount() const { return sinks_.size(); }
   int sinkPort(std::size_t i) const { return sinks_[i].port; }
   SinkRecords records(std::size_t i) const;
+  // How many complete record lines sink i has written (duplicates included): much cheaper
+  // than records() for polling progress.
+  std::size_t recordCount(std::size_t i) const;
 
   // Writes the config (every sink started so far) and returns its path. `extra` is appended
   // at the top level of the YAML.
   std::string writeConfig(const std::string& extra = "") const;
+  std::string writeConfig(const ConfigOptions& options) const;
   // Starts one more sluice process on the config; returns its index.
   std::size_t startSluice(const std::string& config_path);
   ChildProcess& sluice(std::size_t i) { return *sluices_[i]; }
+  std::size_t sluiceCount() const { return sluices_.size(); }
   std::string sluiceLog(std::size_t i) const;
 
   PartitionOffsets produce(std::int64_t count, std::int64_t first_seq = 0);
