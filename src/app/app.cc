@@ -385,6 +385,8 @@ void App::onAssign(const rd_kafka_topic_partition_list_t& partitions) {
     added.push_back(partitions_.add(partitions.elems[i].topic, partitions.elems[i].partition).get());
   }
   reconcilePause(added);  // re-applies a pause sluice is in the middle of
+  // Cooperative rebalances end with an assign call that may add nothing.
+  if (partitions.cnt == 0) return;
   spdlog::info("assigned {} partition(s): {} (now {})", partitions.cnt, describe(partitions),
                partitions_.size());
 }
