@@ -59,7 +59,9 @@ The container image; the tag defaults to the chart's appVersion.
 {{/*
 Refuses to render when Kubernetes would SIGKILL sluice before its shutdown can finish: after
 SIGTERM it drains for shutdown_grace_ms (sluice's default 15000), then leaving the consumer
-group can take up to 10 s more. Renders nothing otherwise.
+group can take up to 10 s more. Also refuses what sluice would refuse at start without the
+chart being able to show it earlier: retry limits without a dead-letter topic, and a
+relative validation.schema path that is not among config.files. Renders nothing otherwise.
 */}}
 {{- define "sluice.validate" -}}
 {{- $cfg := .Values.config.sluice | default (dict) -}}
@@ -72,5 +74,32 @@ group can take up to 10 s more. Renders nothing otherwise.
 {{- end -}}
 {{- if not $cfg.sinks -}}
 {{- fail "config.sluice.sinks must list at least one sink (name, url)" -}}
+{{- end -}}
+{{- /* Retry limits need a dead-letter topic (sluice refuses them otherwise); a sink's retry
+       overrides delivery.retry key by key. */ -}}
+{{- $deadLetter := get $cfg "dead_letter" | default (dict) -}}
+{{- $delivery := get $cfg "delivery" | default (dict) -}}
+{{- $defaultRetry := get $delivery "retry" | default (dict) -}}
+{{- if not (get $deadLetter "topic") -}}
+{{- range $i, $sink := $cfg.sinks -}}
+{{- $own := get $sink "retry" | default (dict) -}}
+{{- $attempts := hasKey $own "max_attempts" | ternary (get $own "max_attempts") (get $defaultRetry "max_attempts") -}}
+{{- $elapsed := hasKey $own "max_elapsed_ms" | ternary (get $own "max_elapsed_ms") (get $defaultRetry "max_elapsed_ms") -}}
+{{- if or $attempts $elapsed -}}
+{{- fail (printf "config.sluice.sinks[%d] (%v): retry.max_attempts/max_elapsed_ms need config.sluice.dead_letter.topic: an event out of attempts has nowhere else to go" $i (get $sink "name")) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- /* A schema file must be in the ConfigMap to be found next to sluice.yaml. */ -}}
+{{- $files := .Values.config.files | default (dict) -}}
+{{- range $name, $content := $files -}}
+{{- if or (eq $name "sluice.yaml") (not (regexMatch "^[-._a-zA-Z0-9]+$" $name)) -}}
+{{- fail (printf "config.files: %q must be a plain file name (letters, digits, '-', '_', '.') other than sluice.yaml" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- $validation := get $cfg "validation" | default (dict) -}}
+{{- $schema := get $validation "schema" | default "" | toString -}}
+{{- if and $schema (ne $schema "default") (ne $schema "none") (not (isAbs $schema)) (not (hasKey $files $schema)) -}}
+{{- fail (printf "config.sluice.validation.schema %q is relative to /etc/sluice: add it under config.files" $schema) -}}
 {{- end -}}
 {{- end }}
