@@ -16,6 +16,7 @@ constexpr int kMaxMessagesPerRound = 1000;  // keeps curl's sockets served while
 constexpr Millis kHousekeepingInterval{100};
 constexpr Millis kCloseDeadline{10'000};
 constexpr Millis kDeadLetterRetry{1'000};
+constexpr Millis kStoreInterval{10};
 
 std::vector<Dispatcher::SinkSettings> sinkSettings(const Config& c) {
   std::vector<Dispatcher::SinkSettings> out;
@@ -76,7 +77,12 @@ App::App(Config config)
     loop_.watch(dead_letters_->wakeFd(), EPOLLIN, [this](std::uint32_t) { dead_letters_->serve(); });
   }
   loop_.addRoundHook([this] {
-    storeOffsets();
+    // Storing is cheap but not free (a list and a lock per partition); commits happen on
+    // commit_interval_ms anyway, so a few milliseconds of batching cost nothing.
+    if (const TimePoint now = loop_.now(); now >= next_store_) {
+      storeOffsets();
+      next_store_ = now + kStoreInterval;
+    }
     // librdkafka signals the fd only when its queue turns non-empty; if we stopped early
     // (round budget, back-pressure) the rest must be fetched without waiting for a signal.
     if (phase_ != Phase::kClosing) drainKafka(false);

@@ -102,6 +102,7 @@ class App final : private RebalanceListener {
   StatsSample first_sample_;
   StatsSample last_stats_;
   TimePoint next_stats_{};
+  TimePoint next_store_{};
 };
 
 }  // namespace sluice

@@ -190,7 +190,7 @@ void CurlMultiTransport::cancel(std::uint64_t token) {
   release(std::move(t));
 }
 
-int CurlMultiTransport::onSocket(CURL*, curl_socket_t s, int what, void* self, void*) {
+int CurlMultiTransport::onSocket(CURL*, curl_socket_t s, int what, void* self, void* socketp) {
   auto* me = static_cast<CurlMultiTransport*>(self);
   if (what == CURL_POLL_REMOVE) {
     me->loop_.unwatch(s);
@@ -199,7 +199,16 @@ int CurlMultiTransport::onSocket(CURL*, curl_socket_t s, int what, void* self, v
   std::uint32_t events = 0;
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= EPOLLIN;
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= EPOLLOUT;
-  me->loop_.watch(s, events, [me, s](std::uint32_t ev) { me->socketReady(s, ev); });
+  // curl calls this for every transfer on a socket, mostly with an unchanged interest set;
+  // the set we registered rides along in socketp (as events + 1, so that null means "new").
+  const auto registered = reinterpret_cast<std::uintptr_t>(socketp);
+  if (registered == events + 1) return 0;
+  if (registered == 0) {
+    me->loop_.watch(s, events, [me, s](std::uint32_t ev) { me->socketReady(s, ev); });
+  } else {
+    me->loop_.setEvents(s, events);
+  }
+  curl_multi_assign(me->multi_.get(), s, reinterpret_cast<void*>(std::uintptr_t{events} + 1));
   return 0;
 }
 

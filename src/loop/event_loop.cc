@@ -23,6 +23,15 @@ void EventLoop::watch(int fd, std::uint32_t events, FdCallback cb) {
   fds_[fd] = std::move(cb);
 }
 
+void EventLoop::setEvents(int fd, std::uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0) {
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+  }
+}
+
 void EventLoop::unwatch(int fd) {
   if (fds_.erase(fd) == 0) return;
   // The fd may already be closed (curl closes sockets before telling us); ENOENT/EBADF are fine.

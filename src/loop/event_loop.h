@@ -37,6 +37,8 @@ class EventLoop final : public Scheduler {
 
   // Adds fd or changes its interest set and callback.
   void watch(int fd, std::uint32_t events, FdCallback cb);
+  // Changes only the interest set of a watched fd (no callback churn on the hot path).
+  void setEvents(int fd, std::uint32_t events);
   void unwatch(int fd);
 
   TimePoint now() const override { return SteadyClock::now(); }

@@ -29,9 +29,13 @@ class Validator {
   std::optional<Invalid> check(std::string_view body) const;
 
  private:
+  std::optional<Invalid> checkJson(std::string_view body) const;
+
   struct Schema;
+  struct Scratch;
   ValidationConfig config_;
   std::unique_ptr<Schema> schema_;
+  std::unique_ptr<Scratch> scratch_;  // per-event parse memory, reused: no malloc per event
 };
 
 // The schema built in from proto/event.schema.json.
