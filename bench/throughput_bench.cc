@@ -48,11 +48,12 @@ int main(int argc, char** argv) {
   std::int64_t events = 200'000;
   int partitions = 12;
   std::size_t bytes = 300;
-  std::string delivery = "";
+  std::string delivery;
   cli.add_option("--events", events);
   cli.add_option("--partitions", partitions);
   cli.add_option("--bytes", bytes);
-  cli.add_option("--delivery-yaml", delivery, "extra YAML appended to the config");
+  cli.add_option("--delivery-yaml", delivery,
+                 "extra keys inside delivery:, each line indented two spaces");
   CLI11_PARSE(cli, argc, argv);
 
   Pipeline pl("bench", partitions);
@@ -68,7 +69,9 @@ int main(int argc, char** argv) {
   for (const char* s : {"a", "b", "c"}) pl.startSink(s);
 
   const auto t0 = std::chrono::steady_clock::now();
-  const auto i = pl.startSluice(pl.writeConfig(delivery));
+  ConfigOptions options;
+  options.delivery_extra = delivery;
+  const auto i = pl.startSluice(pl.writeConfig(options));
   const pid_t pid = pl.sluice(i).pid();
   long rss = 0;
   const bool all = waitFor(

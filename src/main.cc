@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -12,6 +14,19 @@
 #include "http/curl_handles.h"
 
 namespace {
+
+// Every in-flight HTTP/1.1 request holds a socket; three sinks at their default windows need
+// more descriptors than the usual soft limit of 1024.
+void raiseFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    const rlim_t wanted = lim.rlim_max;
+    lim.rlim_cur = wanted;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      spdlog::warn("could not raise the open-file limit to {}", wanted);
+    }
+  }
+}
 
 int checkConfig(const std::string& path) {
   try {
@@ -67,6 +82,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
+  raiseFileLimit();
   try {
     sluice::CurlGlobal curl;
     sluice::App app(std::move(config));

@@ -386,6 +386,14 @@ std::size_t App::abandon(const PartitionState* partition) {
 
 void App::onAssign(const rd_kafka_topic_partition_list_t& partitions) {
   consumer_.incrementalAssign(partitions);
+  if (partitions.cnt > 0) {
+    // librdkafka 2.0 keeps an application pause across unassign and a later re-assign of the
+    // same partition (librdkafka#1849): a partition sluice paused while revoking it would
+    // come back paused and never be read again. Start every assigned partition resumed; the
+    // pauses sluice wants now are applied just below.
+    RdPartitionListPtr fresh(rd_kafka_topic_partition_list_copy(&partitions));
+    consumer_.resume(*fresh);
+  }
   std::vector<PartitionState*> added;
   for (int i = 0; i < partitions.cnt; ++i) {
     added.push_back(partitions_.add(partitions.elems[i].topic, partitions.elems[i].partition).get());

@@ -32,7 +32,7 @@ class Dispatcher final : public HttpResponseHandler {
  public:
   struct SinkSettings {
     std::string name;
-    std::uint32_t max_in_flight = 256;
+    std::uint32_t max_in_flight = 512;
     RetryPolicy retry;
     StatusPolicy statuses;
     Ordering ordering = Ordering::kUnordered;

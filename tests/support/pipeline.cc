@@ -202,4 +202,33 @@ bool Pipeline::sinkHasAll(std::size_t i, const std::set<std::string>& expected) 
   return missingFrom(i, expected) == 0;
 }
 
+bool Pipeline::waitForAllSinks(const std::set<std::string>& expected,
+                               std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto left = [&] {
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now()));
+  };
+  waitFor(
+      [&] {
+        for (std::size_t i = 0; i < sinks_.size(); ++i) {
+          if (recordCount(i) < expected.size()) return false;
+        }
+        return true;
+      },
+      left(), std::chrono::milliseconds(100));
+  std::vector<bool> done(sinks_.size(), false);
+  return waitFor(
+      [&] {
+        bool all = true;
+        for (std::size_t i = 0; i < sinks_.size(); ++i) {
+          if (!done[i]) done[i] = sinkHasAll(i, expected);
+          all = all && done[i];
+        }
+        return all;
+      },
+      left(), std::chrono::milliseconds(500));
+}
+
 }  // namespace sluice::testing

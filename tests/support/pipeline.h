@@ -90,6 +90,10 @@ class Pipeline {
   // True once sink i has accepted every key in `expected`.
   bool sinkHasAll(std::size_t i, const std::set<std::string>& expected) const;
   std::size_t missingFrom(std::size_t i, const std::set<std::string>& expected) const;
+  // Waits, within one deadline, until every sink has accepted every key in `expected`:
+  // polls the cheap line counts first and parses the records only once they can suffice.
+  bool waitForAllSinks(const std::set<std::string>& expected,
+                       std::chrono::milliseconds timeout) const;
 
  private:
   struct Sink {
