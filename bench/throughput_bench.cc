@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   cli.add_option("--events", events);
   cli.add_option("--partitions", partitions);
   cli.add_option("--bytes", bytes);
+  std::uint32_t window = 0;
+  cli.add_option("--window", window, "every sink's max_in_flight (default: sluice's)");
   cli.add_option("--delivery-yaml", delivery,
                  "extra keys inside delivery:, each line indented two spaces");
   CLI11_PARSE(cli, argc, argv);
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   ConfigOptions options;
   options.delivery_extra = delivery;
+  options.sink_max_in_flight = window;
   const auto i = pl.startSluice(pl.writeConfig(options));
   const pid_t pid = pl.sluice(i).pid();
   long rss = 0;
