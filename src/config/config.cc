@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <curl/curl.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -223,6 +224,16 @@ void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkCo
   r.millis(node, path, "timeout_ms", s.timeout, 1, 3'600'000);
   r.integer(node, path, "max_in_flight", s.max_in_flight, 1, 65'536);
   r.boolean(node, path, "http2", s.http2);
+  // libcurl before 8.0 fails every request after the first on a reused h2c (prior
+  // knowledge) connection: seen here with 7.88.1 against both nghttpd and nginx, with the
+  // curl command line too. A sink configured that way would never accept another event.
+  const curl_version_info_data* curl = curl_version_info(CURLVERSION_NOW);
+  if (s.http2 && s.url.rfind("http://", 0) == 0 && curl->version_num < 0x080000) {
+    r.problem(path + ".http2",
+              std::string("HTTP/2 over cleartext (h2c) needs libcurl 8.0 or newer; this build "
+                          "has ") +
+                  curl->version + " (use https:// for HTTP/2, or http2: false)");
+  }
   r.string(node, path, "content_type", s.content_type, false);
   r.stringMap(node, path, "headers", s.headers);
   readRetry(r, node["retry"], path + ".retry", s.retry);

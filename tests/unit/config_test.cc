@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <curl/curl.h>
+
 #include <algorithm>
 
 namespace sluice {
@@ -111,6 +113,16 @@ TEST(Config, ReportsYamlSyntaxErrorsWithLine) {
   const auto p = problemsOf("kafka: [unclosed\n");
   ASSERT_EQ(p.size(), 1u);
   EXPECT_TRUE(mentions(p, "test.yaml:")) << p[0];
+}
+
+TEST(Config, CleartextHttp2DependsOnTheLibcurlVersion) {
+  const auto p = problemsOf(R"(
+kafka: {brokers: b, group: g, topics: t}
+sinks: [{name: a, url: "http://a", http2: true}, {name: b, url: "https://b", http2: true}]
+)");
+  const bool old_curl = curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
+  EXPECT_EQ(mentions(p, "sinks[0].http2: HTTP/2 over cleartext (h2c) needs libcurl 8.0"), old_curl);
+  EXPECT_FALSE(mentions(p, "sinks[1].http2"));  // HTTP/2 over TLS (ALPN) is fine
 }
 
 TEST(Config, RequiresSinks) {
