@@ -12,11 +12,7 @@ namespace sluice {
 namespace {
 
 void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
-  std::array<char, 512> err{};
-  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err.data(), err.size()) !=
-      RD_KAFKA_CONF_OK) {
-    throw std::runtime_error("dead_letter property " + key + ": " + err.data());
-  }
+  setConf(conf, key, value, "dead_letter");
 }
 
 void addHeader(rd_kafka_headers_t* headers, const char* name, const std::string& value) {

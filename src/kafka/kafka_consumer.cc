@@ -12,11 +12,7 @@ namespace sluice {
 namespace {
 
 void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
-  std::array<char, 512> err{};
-  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err.data(), err.size()) !=
-      RD_KAFKA_CONF_OK) {
-    throw std::runtime_error("kafka property " + key + ": " + err.data());
-  }
+  setConf(conf, key, value, "kafka");
 }
 
 void onLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <memory>
+#include <string>
 
 #include "util/fn_deleter.h"
 
@@ -17,5 +18,10 @@ using RdErrorPtr = std::unique_ptr<rd_kafka_error_t, FnDeleter<rd_kafka_error_de
 using RdPartitionListPtr =
     std::unique_ptr<rd_kafka_topic_partition_list_t,
                     FnDeleter<rd_kafka_topic_partition_list_destroy>>;
+
+// Sets one librdkafka property; throws std::runtime_error naming `what` and the key on a
+// bad key or value (start-up only).
+void setConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
+             const char* what);
 
 }  // namespace sluice

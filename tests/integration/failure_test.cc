@@ -14,6 +14,7 @@
 
 #include "delivery/idempotency_key.h"
 #include "pipeline.h"
+#include "proc_stats.h"
 
 namespace sluice::testing {
 namespace {
@@ -199,27 +200,6 @@ TEST(Failures, RetryableAnswersAndHangsAreRetriedUntilDelivered) {
     EXPECT_GT(retried, 5) << "sink " << s << " shows no retried delivery";
   }
   stopGracefully(pl, 0);
-}
-
-double cpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; rest >> field && i <= 15; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-long peakRssKib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
 }
 
 TEST(Failures, MemoryStaysBoundedWithASinkDownAndALargeBacklog) {

@@ -51,6 +51,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/unique_fd.h"
+
 namespace sluice::tools {
 namespace {
 
@@ -82,29 +84,7 @@ int64_t clock_ns(clockid_t clock) {
 int64_t mono_ns() { return clock_ns(CLOCK_MONOTONIC); }
 int64_t unix_micros() { return clock_ns(CLOCK_REALTIME) / 1000; }
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using sluice::UniqueFd;
 
 struct Options {
   uint16_t port = 0;

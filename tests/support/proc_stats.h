@@ -1,0 +1,12 @@
+#pragma once
+
+#include <sys/types.h>
+
+namespace sluice::testing {
+
+// CPU time (user + system) a process has used so far, in seconds, from /proc/PID/stat.
+double cpuSeconds(pid_t pid);
+// Peak resident set size (VmHWM) of a process in KiB, or -1 if it cannot be read.
+long peakRssKib(pid_t pid);
+
+}  // namespace sluice::testing
