@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "app/app.h"
+#include "app/logging.h"
 #include "config/config.h"
 #include "http/curl_handles.h"
 
@@ -57,6 +58,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 3600));
   cli.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  std::string log_format;
+  cli.add_option("--log-format", log_format, "text or json (one JSON object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   std::string check_path;
   CLI::App* check = cli.add_subcommand("check-config", "Validate a config file and exit");
@@ -79,8 +83,8 @@ int main(int argc, char** argv) {
   }
   if (stats_seconds >= 0) config.stats_interval = std::chrono::seconds(stats_seconds);
   if (!log_level.empty()) config.log_level = log_level;
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (!log_format.empty()) config.log_format = log_format;
+  sluice::configureLogging(config.log_level, config.log_format);
 
   raiseFileLimit();
   try {

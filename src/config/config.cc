@@ -3,9 +3,11 @@
 #include <curl/curl.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -336,6 +338,113 @@ void readValidation(Reader& r, const YAML::Node& node, ValidationConfig& v,
   }
 }
 
+// ${NAME} and ${NAME:-default} in a scalar, from the environment; "$$" is a literal "$".
+// Applied to parsed scalars, not to the file's text, so a value can never inject YAML.
+std::string expandVariables(const std::string& in, const std::string& path,
+                            std::vector<std::string>& problems) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '$' || i + 1 >= in.size()) {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (in[i + 1] == '$') {
+      out.push_back('$');
+      ++i;
+      continue;
+    }
+    if (in[i + 1] != '{') {
+      out.push_back(in[i]);
+      continue;
+    }
+    const std::size_t close = in.find('}', i + 2);
+    if (close == std::string::npos) {
+      problems.push_back(path + ": unterminated ${ in \"" + in + "\"");
+      return in;
+    }
+    std::string name = in.substr(i + 2, close - i - 2);
+    std::optional<std::string> fallback;
+    if (const auto dash = name.find(":-"); dash != std::string::npos) {
+      fallback = name.substr(dash + 2);
+      name.resize(dash);
+    }
+    const char* value = std::getenv(name.c_str());
+    if (value != nullptr && (*value != '\0' || !fallback)) {
+      out += value;
+    } else if (fallback) {
+      out += *fallback;
+    } else {
+      problems.push_back(path + ": environment variable " + name + " is not set");
+    }
+    i = close;
+  }
+  return out;
+}
+
+std::optional<std::string> readSecretFile(const std::filesystem::path& file, const std::string& path,
+                                          std::vector<std::string>& problems) {
+  std::ifstream in(file);
+  if (!in) {
+    problems.push_back(path + ": cannot read " + file.string());
+    return std::nullopt;
+  }
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string value = s.str();
+  // Files written by editors and `echo` end in a newline that is not part of the secret.
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  return value;
+}
+
+// Expands variables in every scalar and turns every "KEY_file: PATH" into "KEY: <file
+// content>", so secrets can come from the environment or from mounted files (Kubernetes
+// Secrets) instead of the config itself.
+void resolveValues(YAML::Node node, const std::string& path, const std::filesystem::path& base,
+                   std::vector<std::string>& problems) {
+  auto join = [&path](const std::string& key) { return path.empty() ? key : path + "." + key; };
+  if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      YAML::Node item = node[i];
+      const std::string p = path + "[" + std::to_string(i) + "]";
+      if (item.IsScalar()) {
+        item = expandVariables(item.Scalar(), p, problems);
+      } else {
+        resolveValues(item, p, base, problems);
+      }
+    }
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::vector<std::pair<std::string, std::string>> from_files;  // key, file path
+  for (auto kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    YAML::Node value = kv.second;
+    if (value.IsScalar()) {
+      value = expandVariables(value.Scalar(), join(key), problems);
+      constexpr std::string_view kSuffix = "_file";
+      if (key.size() > kSuffix.size() && key.ends_with(kSuffix)) {
+        from_files.emplace_back(key, value.Scalar());
+      }
+    } else {
+      resolveValues(value, join(key), base, problems);
+    }
+  }
+  for (const auto& [key, file] : from_files) {
+    const std::string target = key.substr(0, key.size() - 5);
+    if (node[target]) {
+      problems.push_back(join(key) + ": both " + target + " and " + key + " are set");
+      continue;
+    }
+    std::filesystem::path p(file);
+    if (p.is_relative()) p = base / p;
+    if (auto secret = readSecretFile(p, join(key), problems)) {
+      node.remove(key);
+      node[target] = *secret;
+    }
+  }
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -353,8 +462,9 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin) {
   Reader r(problems);
   Config c;
   if (!root.IsMap()) throw ConfigError({origin + ": the top level must be a mapping"});
+  resolveValues(root, "", std::filesystem::path(origin).parent_path(), problems);
   r.rejectUnknown(root, "", {"kafka", "sinks", "delivery", "dead_letter", "validation",
-                             "shutdown_grace_ms", "stats_interval_ms", "log_level"});
+                             "shutdown_grace_ms", "stats_interval_ms", "log_level", "log_format"});
   readKafka(r, root["kafka"], c.kafka);
   readDelivery(r, root["delivery"], c);  // before the sinks: it holds their retry default
   readDeadLetter(r, root["dead_letter"], c.dead_letter);
@@ -387,6 +497,10 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin) {
   r.string(root, "", "log_level", c.log_level, false);
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (!kLevels.contains(c.log_level)) r.problem("log_level", "must be one of trace, debug, info, warn, error");
+  r.string(root, "", "log_format", c.log_format, false);
+  if (c.log_format != "text" && c.log_format != "json") {
+    r.problem("log_format", "must be text or json");
+  }
 
   if (!problems.empty()) {
     for (auto& p : problems) p = origin + ": " + p;

@@ -90,6 +90,8 @@ struct Config {
   std::chrono::milliseconds shutdown_grace{15'000};
   std::chrono::milliseconds stats_interval{0};  // 0: no periodic stats line
   std::string log_level = "info";
+  std::string log_format = "text";  // or "json"
+
 };
 
 // Every problem found in a config, each prefixed with its key path, e.g.

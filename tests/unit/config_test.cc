@@ -5,6 +5,9 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 namespace sluice {
 namespace {
@@ -123,6 +126,65 @@ sinks: [{name: a, url: "http://a", http2: true}, {name: b, url: "https://b", htt
   const bool old_curl = curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
   EXPECT_EQ(mentions(p, "sinks[0].http2: HTTP/2 over cleartext (h2c) needs libcurl 8.0"), old_curl);
   EXPECT_FALSE(mentions(p, "sinks[1].http2"));  // HTTP/2 over TLS (ALPN) is fine
+}
+
+TEST(Config, ExpandsEnvironmentVariablesInValues) {
+  ::setenv("SLUICE_TEST_BROKERS", "kafka-1:9092,kafka-2:9092", 1);
+  ::setenv("SLUICE_TEST_TOKEN", "s3cret", 1);
+  ::unsetenv("SLUICE_TEST_UNSET");
+  const Config c = parseConfig(R"(
+kafka: {brokers: "${SLUICE_TEST_BROKERS}", group: "g-${SLUICE_TEST_UNSET:-default}", topics: t}
+sinks:
+  - name: a
+    url: http://a
+    headers: {Authorization: "Bearer ${SLUICE_TEST_TOKEN}", X-Price: "$$5"}
+)",
+                               "test.yaml");
+  EXPECT_EQ(c.kafka.brokers, "kafka-1:9092,kafka-2:9092");
+  EXPECT_EQ(c.kafka.group, "g-default");
+  EXPECT_EQ(c.sinks[0].headers.at("Authorization"), "Bearer s3cret");
+  EXPECT_EQ(c.sinks[0].headers.at("X-Price"), "$5");
+}
+
+TEST(Config, MissingVariableIsReportedWithItsPath) {
+  ::unsetenv("SLUICE_TEST_UNSET");
+  const auto p = problemsOf(R"(
+kafka: {brokers: b, group: g, topics: t}
+sinks: [{name: a, url: "http://a", headers: {Authorization: "${SLUICE_TEST_UNSET}"}}]
+)");
+  EXPECT_TRUE(mentions(p, "sinks[0].headers.Authorization: environment variable "
+                          "SLUICE_TEST_UNSET is not set"));
+}
+
+TEST(Config, FileVariantsReadSecretsFromFiles) {
+  const auto dir = std::filesystem::temp_directory_path() / "sluice-config-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "token") << "Bearer from-file\n";
+  std::ofstream(dir / "password") << "pa$$word";
+  const std::string yaml = R"(
+kafka:
+  brokers: b
+  group: g
+  topics: t
+  properties: {sasl.password_file: password}
+sinks: [{name: a, url: "http://a", headers: {Authorization_file: )" +
+                           (dir / "token").string() + R"(}}]
+)";
+  const Config c = parseConfig(yaml, (dir / "sluice.yaml").string());
+  EXPECT_EQ(c.sinks[0].headers.at("Authorization"), "Bearer from-file");  // newline dropped
+  EXPECT_FALSE(c.sinks[0].headers.contains("Authorization_file"));
+  EXPECT_EQ(c.kafka.properties.at("sasl.password"), "pa$$word");  // relative to the config
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Config, FileVariantProblems) {
+  const auto p = problemsOf(R"(
+kafka: {brokers: b, group: g, topics: t, properties: {sasl.password: x, sasl.password_file: y}}
+sinks: [{name: a, url: "http://a", headers: {Authorization_file: /nonexistent/token}}]
+)");
+  EXPECT_TRUE(mentions(p, "kafka.properties.sasl.password_file: both sasl.password and "
+                          "sasl.password_file are set"));
+  EXPECT_TRUE(mentions(p, "sinks[0].headers.Authorization_file: cannot read /nonexistent/token"));
 }
 
 TEST(Config, RequiresSinks) {
