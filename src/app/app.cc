@@ -88,6 +88,16 @@ App::App(Config config)
     if (phase_ != Phase::kClosing) drainKafka(false);
   });
   loop_.runAfter(kHousekeepingInterval, [this] { housekeeping(); });
+  if (!config_.metrics.listen.empty()) {
+    std::vector<std::string> names;
+    for (const auto& s : config_.sinks) names.push_back(s.name);
+    metrics_ = std::make_unique<Metrics>(names, SLUICE_VERSION);
+    dispatcher_.observeAttempts([this](std::uint32_t sink, const HttpResponse& r) {
+      metrics_->observeDelivery(sink, std::chrono::duration<double>(r.elapsed).count());
+    });
+    status_ = std::make_unique<StatusServer>(
+        loop_, config_.metrics.listen, [this](std::string_view path) { return serveStatus(path); });
+  }
 }
 
 App::~App() = default;
@@ -98,6 +108,10 @@ int App::run() {
                config_.sinks.size(),
                config_.dead_letter.enabled() ? "to " + config_.dead_letter.topic
                                              : std::string("off (failing events hold commits)"));
+  if (status_) {
+    spdlog::info("metrics, health and readiness on {} (port {})", config_.metrics.listen,
+                 status_->port());
+  }
   first_sample_ = last_stats_ = sample();
   next_stats_ = loop_.now() + config_.stats_interval;
   loop_.run();
@@ -187,6 +201,7 @@ void App::handleMessage(RdMessagePtr msg) {
   event->received_at = loop_.now();
   event->owner = std::shared_ptr<rd_kafka_message_t>(msg.release(), &rd_kafka_message_destroy);
   ++counters_.consumed;
+  ++consumed_by_topic_[topic];
   admit(*event);
 
   if (auto invalid = validator_.check(event->body)) {
@@ -212,6 +227,13 @@ void App::onDispatched(EventPtr event) {
 
 void App::complete(Event& event) {
   ++counters_.completed;
+  if (metrics_ && event.timestamp_ms >= 0) {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    metrics_->observeEndToEnd(static_cast<double>(std::max<std::int64_t>(0, now_ms - event.timestamp_ms)) /
+                              1000.0);
+  }
   PartitionState& p = *event.partition;
   if (p.active) p.offsets.completed(event.offset);
   release(event);
@@ -263,6 +285,7 @@ void App::onDeadLetterAck(std::uint64_t id, rd_kafka_resp_err_t err) {
     return;
   }
   EventPtr event = std::move(it->second.event);
+  ++dead_letters_by_reason_[it->second.why.reason];
   dead_lettering_.erase(it);
   ++counters_.dead_lettered;
   complete(*event);
@@ -386,6 +409,7 @@ std::size_t App::abandon(const PartitionState* partition) {
 
 void App::onAssign(const rd_kafka_topic_partition_list_t& partitions) {
   consumer_.incrementalAssign(partitions);
+  joined_ = true;
   if (partitions.cnt > 0) {
     // librdkafka 2.0 keeps an application pause across unassign and a later re-assign of the
     // same partition (librdkafka#1849): a partition sluice paused while revoking it would
@@ -535,6 +559,58 @@ void App::housekeeping() {
     next_stats_ = loop_.now() + config_.stats_interval;
   }
   loop_.runAfter(kHousekeepingInterval, [this] { housekeeping(); });
+}
+
+StatusServer::Response App::serveStatus(std::string_view path) {
+  StatusServer::Response r;
+  if (path == "/metrics") {
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_->render(metricsSnapshot());
+  } else if (path == "/healthz") {
+    // Answered by the loop thread itself: if this arrives, the loop is turning.
+    r.body = "ok\n";
+  } else if (path == "/readyz") {
+    const bool ready = phase_ == Phase::kRunning &&
+                       (partitions_.size() > 0 ||
+                        (joined_ && config_.metrics.ready_without_partitions));
+    r.status = ready ? 200 : 503;
+    r.body = ready ? "ready\n"
+                   : (phase_ != Phase::kRunning ? "stopping\n" : "no partitions assigned yet\n");
+  } else {
+    r.status = 404;
+    r.body = "try /metrics, /healthz or /readyz\n";
+  }
+  return r;
+}
+
+MetricsSnapshot App::metricsSnapshot() const {
+  MetricsSnapshot s;
+  const TimePoint now = loop_.now();
+  for (std::size_t i = 0; i < dispatcher_.sinkCount(); ++i) {
+    const auto& c = dispatcher_.counters(i);
+    MetricsSnapshot::Sink k;
+    k.accepted = c.delivered;
+    k.failed_attempts = c.failed_attempts;
+    k.gave_up = c.gave_up;
+    k.attempts = c.attempts;
+    k.in_flight_requests = dispatcher_.sinkInFlight(i);
+    k.backlog_events = dispatcher_.sinkBacklog(i);
+    if (auto oldest = dispatcher_.oldestPending(i)) {
+      k.oldest_undelivered_seconds = std::chrono::duration<double>(now - *oldest).count();
+    }
+    k.circuit_open = dispatcher_.circuitOpen(i);
+    s.sinks.push_back(k);
+  }
+  partitions_.forEach([&](const PartitionStatePtr& p) {
+    s.partitions.push_back({p->topic, p->partition, p->stored, p->paused});
+  });
+  s.consumed_by_topic.insert(consumed_by_topic_.begin(), consumed_by_topic_.end());
+  s.dead_letters_by_reason = dead_letters_by_reason_;
+  s.in_flight_events = in_flight_events_;
+  s.in_flight_bytes = in_flight_bytes_;
+  s.rebalances = consumer_.counters().rebalances;
+  s.commit_failures = consumer_.counters().commit_failures;
+  return s;
 }
 
 StatsSample App::sample() const {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -11,9 +12,11 @@
 #include "delivery/dispatcher.h"
 #include "delivery/partition_registry.h"
 #include "http/curl_multi_transport.h"
+#include "http/status_server.h"
 #include "kafka/dead_letter_producer.h"
 #include "kafka/kafka_consumer.h"
 #include "loop/event_loop.h"
+#include "metrics/metrics.h"
 #include "validate/validator.h"
 
 namespace sluice {
@@ -77,6 +80,8 @@ class App final : private RebalanceListener {
 
   void housekeeping();
   StatsSample sample() const;
+  StatusServer::Response serveStatus(std::string_view path);
+  MetricsSnapshot metricsSnapshot() const;
 
   Config config_;
   TerminationSignals signals_;  // first: blocks signals before librdkafka starts threads
@@ -87,6 +92,11 @@ class App final : private RebalanceListener {
   CurlMultiTransport transport_;
   std::unique_ptr<DeadLetterProducer> dead_letters_;
   KafkaConsumer consumer_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<StatusServer> status_;
+  bool joined_ = false;  // an assignment (possibly empty) arrived: we are a group member
+  std::unordered_map<std::string, std::uint64_t> consumed_by_topic_;
+  std::map<std::string, std::uint64_t> dead_letters_by_reason_;
 
   Phase phase_ = Phase::kRunning;
   bool over_global_limit_ = false;

@@ -464,11 +464,20 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin) {
   if (!root.IsMap()) throw ConfigError({origin + ": the top level must be a mapping"});
   resolveValues(root, "", std::filesystem::path(origin).parent_path(), problems);
   r.rejectUnknown(root, "", {"kafka", "sinks", "delivery", "dead_letter", "validation",
-                             "shutdown_grace_ms", "stats_interval_ms", "log_level", "log_format"});
+                             "shutdown_grace_ms", "stats_interval_ms", "log_level", "log_format",
+                             "metrics"});
   readKafka(r, root["kafka"], c.kafka);
   readDelivery(r, root["delivery"], c);  // before the sinks: it holds their retry default
   readDeadLetter(r, root["dead_letter"], c.dead_letter);
   readValidation(r, root["validation"], c.validation, origin);
+  if (const YAML::Node m = root["metrics"]; m && r.isMap(m, "metrics")) {
+    r.rejectUnknown(m, "metrics", {"listen", "ready_without_partitions"});
+    r.string(m, "metrics", "listen", c.metrics.listen, false);
+    r.boolean(m, "metrics", "ready_without_partitions", c.metrics.ready_without_partitions);
+    if (!c.metrics.listen.empty() && c.metrics.listen.rfind(':') == std::string::npos) {
+      r.problem("metrics.listen", "must be HOST:PORT, e.g. 0.0.0.0:9464");
+    }
+  }
 
   const YAML::Node sinks = root["sinks"];
   if (!sinks) {

@@ -55,6 +55,11 @@ struct ValidationConfig {
   std::string schema = "default";
 };
 
+struct MetricsConfig {
+  std::string listen;  // "HOST:PORT" for /metrics, /healthz, /readyz; empty: off
+  bool ready_without_partitions = false;  // /readyz says ready once joined, even with none
+};
+
 struct BackpressureConfig {
   std::uint32_t max_events = 10'000;               // in flight, all partitions
   std::uint64_t max_bytes = 64ull << 20;
@@ -87,6 +92,7 @@ struct Config {
   IdempotencyConfig idempotency;
   DeadLetterConfig dead_letter;
   ValidationConfig validation;
+  MetricsConfig metrics;
   std::chrono::milliseconds shutdown_grace{15'000};
   std::chrono::milliseconds stats_interval{0};  // 0: no periodic stats line
   std::string log_level = "info";

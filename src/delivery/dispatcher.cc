@@ -119,6 +119,7 @@ void Dispatcher::onResponse(std::uint64_t token, const HttpResponse& response) {
   const std::uint32_t sink = d.sink;
   SinkRuntime& rt = sinks_[sink];
   --rt.in_flight;
+  if (observer_) observer_(sink, response);
 
   const Verdict verdict = rt.settings.statuses.classify(response);
   if (verdict == Verdict::kAccepted) {
@@ -279,6 +280,15 @@ std::vector<EventPtr> Dispatcher::abandonIf(const std::function<bool(const Event
   }
   for (std::uint32_t s = 0; s < sinks_.size(); ++s) pump(s);
   return out;
+}
+
+std::optional<TimePoint> Dispatcher::oldestPending(std::size_t i) const {
+  std::optional<TimePoint> oldest;
+  for (const auto& [id, entry] : events_) {
+    if (!deliveries_.contains(tokenOf(id, static_cast<std::uint32_t>(i)))) continue;
+    if (!oldest || entry.event->received_at < *oldest) oldest = entry.event->received_at;
+  }
+  return oldest;
 }
 
 std::vector<EventPtr> Dispatcher::abandon(const PartitionState* partition) {

@@ -48,6 +48,10 @@ class Dispatcher final : public HttpResponseHandler {
   // The transport is created after the dispatcher (it needs the dispatcher as its handler).
   void attach(HttpTransport& transport) { transport_ = &transport; }
 
+  // Called for every finished HTTP attempt (metrics); optional.
+  using AttemptObserver = std::function<void(std::uint32_t sink, const HttpResponse&)>;
+  void observeAttempts(AttemptObserver observer) { observer_ = std::move(observer); }
+
   void dispatch(EventPtr event);
 
   // Drops every event of `partition` without completing it: its in-flight requests are
@@ -65,6 +69,9 @@ class Dispatcher final : public HttpResponseHandler {
   }
   std::uint32_t sinkInFlight(std::size_t i) const { return sinks_[i].in_flight; }
   bool circuitOpen(std::size_t i) const { return sinks_[i].circuit_open; }
+  // When the oldest event sink i has not yet accepted was received; nullopt if none. Walks
+  // every event in flight: for scrapes, not for the hot path.
+  std::optional<TimePoint> oldestPending(std::size_t i) const;
 
   void onResponse(std::uint64_t token, const HttpResponse& response) override;
 
@@ -130,6 +137,7 @@ class Dispatcher final : public HttpResponseHandler {
   std::vector<SinkRuntime> sinks_;
   bool can_give_up_;
   DoneCallback on_done_;
+  AttemptObserver observer_;
   std::unordered_map<std::uint64_t, EventEntry> events_;
   std::unordered_map<std::uint64_t, Delivery> deliveries_;
   std::uint64_t next_event_id_ = 1;

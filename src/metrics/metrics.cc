@@ -1,0 +1,151 @@
+#include "metrics/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <unordered_map>
+
+namespace sluice {
+
+namespace {
+
+// Mirrors a running total into a prometheus counter (which only goes up by increments).
+void mirror(prometheus::Counter& counter, std::uint64_t total) {
+  const double now = static_cast<double>(total);
+  if (now > counter.Value()) counter.Increment(now - counter.Value());
+}
+
+prometheus::Histogram::BucketBoundaries latencyBuckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+}
+
+}  // namespace
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::vector<std::string> sinks;
+
+  prometheus::Family<prometheus::Counter>& consumed =
+      prometheus::BuildCounter().Name("sluice_events_consumed_total")
+          .Help("Records taken from Kafka, by topic").Register(*registry);
+  prometheus::Family<prometheus::Counter>& deliveries =
+      prometheus::BuildCounter().Name("sluice_deliveries_total")
+          .Help("Finished deliveries by sink and outcome (accepted, dead_lettered)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& attempts =
+      prometheus::BuildCounter().Name("sluice_delivery_attempts_total")
+          .Help("HTTP requests sent, by sink").Register(*registry);
+  prometheus::Family<prometheus::Counter>& retries =
+      prometheus::BuildCounter().Name("sluice_delivery_retries_total")
+          .Help("Failed attempts that were retried or given up, by sink").Register(*registry);
+  prometheus::Family<prometheus::Histogram>& delivery_latency =
+      prometheus::BuildHistogram().Name("sluice_delivery_duration_seconds")
+          .Help("Duration of one HTTP attempt, by sink").Register(*registry);
+  prometheus::Family<prometheus::Histogram>& e2e_latency =
+      prometheus::BuildHistogram().Name("sluice_end_to_end_latency_seconds")
+          .Help("From the record's Kafka timestamp until every sink accepted it")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& in_flight_requests =
+      prometheus::BuildGauge().Name("sluice_sink_in_flight_requests")
+          .Help("Requests in flight, by sink").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& backlog =
+      prometheus::BuildGauge().Name("sluice_sink_backlog_events")
+          .Help("Events not yet accepted by the sink (queued, in flight or backing off)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& oldest =
+      prometheus::BuildGauge().Name("sluice_sink_oldest_undelivered_age_seconds")
+          .Help("Age of the oldest event the sink has not accepted; the sink with the "
+                "largest value holds the commits back")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& circuit =
+      prometheus::BuildGauge().Name("sluice_sink_circuit_open")
+          .Help("1 while the sink's circuit is open (one probe at a time)").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& in_flight_events =
+      prometheus::BuildGauge().Name("sluice_in_flight_events")
+          .Help("Events taken from Kafka and not yet done").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& in_flight_bytes =
+      prometheus::BuildGauge().Name("sluice_in_flight_bytes")
+          .Help("Payload bytes of the events in flight").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& paused =
+      prometheus::BuildGauge().Name("sluice_paused_partitions")
+          .Help("Assigned partitions sluice has paused (back-pressure, revoke, shutdown)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& committed =
+      prometheus::BuildGauge().Name("sluice_committable_offset")
+          .Help("Offset stored for commit per partition (every record below it is done)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& dead_letters =
+      prometheus::BuildCounter().Name("sluice_dead_letters_total")
+          .Help("Records acknowledged on the dead-letter topic, by reason").Register(*registry);
+  prometheus::Family<prometheus::Counter>& rebalances =
+      prometheus::BuildCounter().Name("sluice_rebalances_total")
+          .Help("Rebalance callbacks (assign and revoke)").Register(*registry);
+  prometheus::Family<prometheus::Counter>& commit_failures =
+      prometheus::BuildCounter().Name("sluice_commit_failures_total")
+          .Help("Offset commits that failed (retried by the next commit)").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& build_info =
+      prometheus::BuildGauge().Name("sluice_build_info")
+          .Help("Always 1; the version is in the label").Register(*registry);
+
+  std::vector<prometheus::Histogram*> delivery_histograms;
+  prometheus::Histogram* e2e = nullptr;
+};
+
+Metrics::Metrics(const std::vector<std::string>& sink_names, const std::string& version)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->sinks = sink_names;
+  for (const auto& name : sink_names) {
+    impl_->delivery_histograms.push_back(
+        &impl_->delivery_latency.Add({{"sink", name}}, latencyBuckets()));
+  }
+  impl_->e2e = &impl_->e2e_latency.Add({}, latencyBuckets());
+  impl_->build_info.Add({{"version", version}}).Set(1);
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::observeDelivery(std::uint32_t sink, double seconds) {
+  if (sink < impl_->delivery_histograms.size()) impl_->delivery_histograms[sink]->Observe(seconds);
+}
+
+void Metrics::observeEndToEnd(double seconds) { impl_->e2e->Observe(seconds); }
+
+std::string Metrics::render(const MetricsSnapshot& s) {
+  Impl& m = *impl_;
+  for (const auto& [topic, n] : s.consumed_by_topic) mirror(m.consumed.Add({{"topic", topic}}), n);
+  for (std::size_t i = 0; i < s.sinks.size() && i < m.sinks.size(); ++i) {
+    const auto& k = s.sinks[i];
+    const std::string& name = m.sinks[i];
+    mirror(m.deliveries.Add({{"sink", name}, {"outcome", "accepted"}}), k.accepted);
+    mirror(m.deliveries.Add({{"sink", name}, {"outcome", "dead_lettered"}}), k.gave_up);
+    mirror(m.attempts.Add({{"sink", name}}), k.attempts);
+    mirror(m.retries.Add({{"sink", name}}), k.failed_attempts);
+    m.in_flight_requests.Add({{"sink", name}}).Set(static_cast<double>(k.in_flight_requests));
+    m.backlog.Add({{"sink", name}}).Set(static_cast<double>(k.backlog_events));
+    m.oldest.Add({{"sink", name}}).Set(k.oldest_undelivered_seconds);
+    m.circuit.Add({{"sink", name}}).Set(k.circuit_open ? 1 : 0);
+  }
+  m.in_flight_events.Add({}).Set(static_cast<double>(s.in_flight_events));
+  m.in_flight_bytes.Add({}).Set(static_cast<double>(s.in_flight_bytes));
+  double paused = 0;
+  for (const auto& p : s.partitions) {
+    if (p.paused) ++paused;
+    if (p.committed >= 0) {
+      m.committed.Add({{"topic", p.topic}, {"partition", std::to_string(p.partition)}})
+          .Set(static_cast<double>(p.committed));
+    }
+  }
+  m.paused.Add({}).Set(paused);
+  for (const auto& [reason, n] : s.dead_letters_by_reason) {
+    mirror(m.dead_letters.Add({{"reason", reason}}), n);
+  }
+  mirror(m.rebalances.Add({}), s.rebalances);
+  mirror(m.commit_failures.Add({}), s.commit_failures);
+  return prometheus::TextSerializer().Serialize(m.registry->Collect());
+}
+
+}  // namespace sluice
