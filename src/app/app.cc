@@ -602,7 +602,11 @@ MetricsSnapshot App::metricsSnapshot() const {
     s.sinks.push_back(k);
   }
   partitions_.forEach([&](const PartitionStatePtr& p) {
-    s.partitions.push_back({p->topic, p->partition, p->stored, p->paused});
+    std::int64_t lag = -1;
+    for (const auto& l : consumer_.lag()) {
+      if (l.partition == p->partition && l.topic == p->topic) lag = l.lag;
+    }
+    s.partitions.push_back({p->topic, p->partition, p->stored, p->paused, lag});
   });
   s.consumed_by_topic.insert(consumed_by_topic_.begin(), consumed_by_topic_.end());
   s.dead_letters_by_reason = dead_letters_by_reason_;

@@ -1,5 +1,6 @@
 #include "kafka/kafka_consumer.h"
 
+#include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 
@@ -40,6 +41,8 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
   // librdkafka prefetches up to 64 MiB by default; a quarter of that keeps a 2-core box busy
   // and keeps sluice's memory near its in-flight budget.
   set(conf.get(), "queued.max.messages.kbytes", "16384");
+  // Consumer lag per partition for the metrics comes from librdkafka's statistics.
+  set(conf.get(), "statistics.interval.ms", "5000");
   for (const auto& [key, value] : config.properties) set(conf.get(), key, value);
   // What the delivery guarantee rests on (config validation refuses user overrides): offsets
   // are stored only once every sink accepted, and librdkafka commits only stored offsets.
@@ -56,6 +59,7 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &KafkaConsumer::onCommit);
   rd_kafka_conf_set_log_cb(conf.get(), &onLog);
   rd_kafka_conf_set_error_cb(conf.get(), &onError);
+  rd_kafka_conf_set_stats_cb(conf.get(), &KafkaConsumer::onStats);
 
   std::array<char, 512> err{};
   rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err.data(), err.size()));
@@ -118,6 +122,32 @@ void KafkaConsumer::handleRebalance(rd_kafka_resp_err_t err,
       listener_.onRevoke(*partitions, true);
       break;
   }
+}
+
+int KafkaConsumer::onStats(rd_kafka_t*, char* json, size_t len, void* opaque) {
+  auto* me = static_cast<KafkaConsumer*>(opaque);
+  rapidjson::Document doc;
+  doc.Parse(json, len);
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("topics")) return 0;
+  std::vector<PartitionLag> lag;
+  for (const auto& topic : doc["topics"].GetObject()) {
+    if (!topic.value.IsObject() || !topic.value.HasMember("partitions")) continue;
+    for (const auto& part : topic.value["partitions"].GetObject()) {
+      const auto& p = part.value;
+      // -1 is librdkafka's internal "unassigned" partition; lag -1 means unknown.
+      if (!p.IsObject() || !p.HasMember("partition") || !p.HasMember("consumer_lag_stored")) {
+        continue;
+      }
+      const auto id = p["partition"].GetInt();
+      const auto value = p["consumer_lag_stored"].GetInt64();
+      const bool assigned = p.HasMember("fetch_state") && p["fetch_state"].IsString() &&
+                            std::string_view(p["fetch_state"].GetString()) != "none";
+      if (id < 0 || value < 0 || !assigned) continue;
+      lag.push_back({topic.name.GetString(), id, value});
+    }
+  }
+  me->lag_ = std::move(lag);
+  return 0;  // librdkafka frees the JSON
 }
 
 void KafkaConsumer::onCommit(rd_kafka_t*, rd_kafka_resp_err_t err,

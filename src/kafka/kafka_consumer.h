@@ -19,6 +19,12 @@ class RebalanceListener {
   virtual void onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost) = 0;
 };
 
+struct PartitionLag {
+  std::string topic;
+  std::int32_t partition;
+  std::int64_t lag;  // end offset minus the stored offset (librdkafka's consumer_lag_stored)
+};
+
 struct KafkaCounters {
   std::uint64_t commits_ok = 0;
   std::uint64_t commit_failures = 0;
@@ -59,6 +65,8 @@ class KafkaConsumer {
   void abandonClose() { skip_close_ = true; }
 
   const KafkaCounters& counters() const { return counters_; }
+  // From the latest librdkafka statistics (every statistics.interval.ms, 5 s by default).
+  const std::vector<PartitionLag>& lag() const { return lag_; }
 
  private:
   static void onRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -66,6 +74,7 @@ class KafkaConsumer {
   static void onCommit(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t* offsets, void* opaque);
   void handleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  static int onStats(rd_kafka_t* rk, char* json, size_t len, void* opaque);
 
   RebalanceListener& listener_;
   UniqueFd wake_fd_;
@@ -75,6 +84,7 @@ class KafkaConsumer {
   bool closed_ = false;
   bool skip_close_ = false;
   KafkaCounters counters_;
+  std::vector<PartitionLag> lag_;
 };
 
 }  // namespace sluice

@@ -78,6 +78,10 @@ struct Metrics::Impl {
       prometheus::BuildGauge().Name("sluice_committable_offset")
           .Help("Offset stored for commit per partition (every record below it is done)")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& lag =
+      prometheus::BuildGauge().Name("sluice_consumer_lag_messages")
+          .Help("Records in the partition after the stored offset (librdkafka statistics)")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& dead_letters =
       prometheus::BuildCounter().Name("sluice_dead_letters_total")
           .Help("Records acknowledged on the dead-letter topic, by reason").Register(*registry);
@@ -134,6 +138,10 @@ std::string Metrics::render(const MetricsSnapshot& s) {
   double paused = 0;
   for (const auto& p : s.partitions) {
     if (p.paused) ++paused;
+    if (p.lag >= 0) {
+      m.lag.Add({{"topic", p.topic}, {"partition", std::to_string(p.partition)}})
+          .Set(static_cast<double>(p.lag));
+    }
     if (p.committed >= 0) {
       m.committed.Add({{"topic", p.topic}, {"partition", std::to_string(p.partition)}})
           .Set(static_cast<double>(p.committed));

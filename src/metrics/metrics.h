@@ -25,6 +25,7 @@ struct MetricsSnapshot {
     std::int32_t partition = 0;
     std::int64_t committed = -1;  // last offset handed to the committer, -1 if none
     bool paused = false;
+    std::int64_t lag = -1;  // from librdkafka statistics, -1 if not known yet
   };
   std::vector<Sink> sinks;  // in config order
   std::vector<Partition> partitions;

@@ -110,6 +110,11 @@ TEST(Metrics, ScrapeHealthAndReadinessFromTheLoop) {
                               "/promtool.txt 2>&1").c_str());
   EXPECT_EQ(rc, 0) << readFile(pl.dir() + "/promtool.txt");
 
+  // Lag comes from librdkafka statistics every 5 s: once everything is stored it reads 0.
+  const std::string lag = "sluice_consumer_lag_messages{partition=\"1\",topic=\"" + pl.topic() + "\"}";
+  EXPECT_TRUE(waitFor([&] { return valueOf(request(port, "GET", "/metrics").body, lag) == 0; },
+                      20s, 500ms));
+
   EXPECT_EQ(request(port, "GET", "/nope").status, 404);
   EXPECT_EQ(request(port, "POST", "/metrics").status, 405);
   pl.sluice(0).signal(SIGTERM);
