@@ -210,6 +210,8 @@ void App::handleMessage(RdMessagePtr msg) {
     why.reason = invalid->reason;
     why.error = invalid->detail;
     why.where = invalid->where;
+    // It is too large for sinks; it may well be too large for the dead-letter topic too.
+    why.omit_value = std::string_view(invalid->reason) == "too_large";
     sendToDeadLetter(std::move(event), std::move(why));
     return;
   }
@@ -265,6 +267,13 @@ void App::produceDeadLetter(std::uint64_t id) {
   DeadLettering& d = it->second;
   ++d.tries;
   const rd_kafka_resp_err_t err = dead_letters_->produce(id, messageOf(*d.event), d.why);
+  if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !d.why.omit_value) {
+    // Retrying the same record would fail forever and hold the partition; keep the reason
+    // and coordinates, drop the value.
+    d.why.omit_value = true;
+    produceDeadLetter(id);
+    return;
+  }
   if (err) {
     spdlog::warn("dead letter for {}[{}]@{} not queued ({}); retrying in {} ms",
                  d.event->partition->topic, d.event->partition->partition, d.event->offset,
@@ -276,6 +285,11 @@ void App::produceDeadLetter(std::uint64_t id) {
 void App::onDeadLetterAck(std::uint64_t id, rd_kafka_resp_err_t err) {
   auto it = dead_lettering_.find(id);
   if (it == dead_lettering_.end()) return;  // its partition was revoked meanwhile
+  if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !it->second.why.omit_value) {
+    it->second.why.omit_value = true;  // the broker's limit: write it without the value
+    produceDeadLetter(id);
+    return;
+  }
   if (err) {
     // Not acknowledged: the event is not done, so its offset is not committed; try again.
     spdlog::warn("dead letter for {}[{}]@{} failed ({}); retrying in {} ms",
@@ -345,10 +359,15 @@ void App::updateGlobalLimit() {
 
 void App::updatePartitionLimit(PartitionState& p) {
   const BackpressureConfig& b = config_.backpressure;
-  const bool over =
-      p.in_flight_events >= b.partition_max_events || p.in_flight_bytes >= b.partition_max_bytes;
+  // The uncommitted span counts too: behind one stuck offset every later completion keeps a
+  // slot in the tracker, which nothing else here would bound.
+  const std::size_t span = p.offsets.span();
+  const bool over = p.in_flight_events >= b.partition_max_events ||
+                    p.in_flight_bytes >= b.partition_max_bytes ||
+                    span >= b.partition_max_uncommitted;
   const bool under = p.in_flight_events <= b.partition_max_events / 2 &&
-                     p.in_flight_bytes <= b.partition_max_bytes / 2;
+                     p.in_flight_bytes <= b.partition_max_bytes / 2 &&
+                     span <= b.partition_max_uncommitted / 2;
   if ((!p.over_limit && over) || (p.over_limit && under)) {
     p.over_limit = over;
     reconcilePause({&p});
@@ -404,6 +423,9 @@ std::size_t App::abandon(const PartitionState* partition) {
   std::erase_if(held_, [](const EventPtr& e) { return !e; });
   for (const auto& e : dropped) release(*e);
   counters_.abandoned += dropped.size();
+  // Those may have been the last events a drain was waiting for (finishDrain itself abandons
+  // while still in kDraining; checkDrained ignores it then since finishDrain already runs).
+  if (!finishing_drain_) checkDrained();
   return dropped.size();
 }
 
@@ -489,7 +511,9 @@ void App::finishRevoke() {
   // Store before unassigning: librdkafka refuses stores for unassigned partitions, and it
   // commits the stored offsets of the partitions it unassigns.
   storeOffsets();
-  for (const auto& s : pending.states) partitions_.remove(s->topic, s->partition);
+  for (const auto& s : pending.states) {
+    if (partitions_.find(s->topic, s->partition) == s) partitions_.remove(s->topic, s->partition);
+  }
   consumer_.incrementalUnassign(*pending.partitions);
   if (left > 0) {
     spdlog::warn("released {} partition(s) after the drain budget; {} undelivered events left "
@@ -526,7 +550,8 @@ void App::checkDrained() {
 }
 
 void App::finishDrain() {
-  if (phase_ != Phase::kDraining) return;
+  if (phase_ != Phase::kDraining || finishing_drain_) return;
+  finishing_drain_ = true;
   if (grace_timer_ != 0) loop_.cancel(grace_timer_);
   grace_timer_ = 0;
   finishRevoke();
@@ -552,6 +577,8 @@ void App::housekeeping() {
   } else {
     drainKafka(true);
   }
+  // The eventfd wakes us for delivery reports; this is the safety net should one be missed.
+  if (dead_letters_) dead_letters_->serve();
   if (config_.stats_interval.count() > 0 && loop_.now() >= next_stats_) {
     StatsSample now = sample();
     spdlog::info("{}", formatRates(last_stats_, now));

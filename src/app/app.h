@@ -91,10 +91,10 @@ class App final : private RebalanceListener {
   Dispatcher dispatcher_;
   CurlMultiTransport transport_;
   std::unique_ptr<DeadLetterProducer> dead_letters_;
-  KafkaConsumer consumer_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<StatusServer> status_;
-  bool joined_ = false;  // an assignment (possibly empty) arrived: we are a group member
+  bool joined_ = false;
+  bool finishing_drain_ = false;  // an assignment (possibly empty) arrived: we are a group member
   std::unordered_map<std::string, std::uint64_t> consumed_by_topic_;
   std::map<std::string, std::uint64_t> dead_letters_by_reason_;
 
@@ -113,6 +113,9 @@ class App final : private RebalanceListener {
   StatsSample last_stats_;
   TimePoint next_stats_{};
   TimePoint next_store_{};
+  // Last: destroyed first, so a rebalance callback fired while librdkafka closes it still
+  // finds every other member alive.
+  KafkaConsumer consumer_;
 };
 
 }  // namespace sluice

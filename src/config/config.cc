@@ -189,9 +189,11 @@ void readKafka(Reader& r, const YAML::Node& node, KafkaConfig& k) {
   r.stringMap(node, path, "properties", k.properties);
   // These are how sluice keeps its delivery guarantee; letting a user override them would
   // silently allow commits past undelivered events.
+  // partition.assignment.strategy too: sluice's rebalance handling is cooperative; an eager
+  // strategy would make librdkafka refuse every incremental assign.
   for (const char* owned : {"enable.auto.offset.store", "enable.auto.commit",
                             "auto.commit.interval.ms", "group.id", "bootstrap.servers",
-                            "enable.partition.eof"}) {
+                            "enable.partition.eof", "partition.assignment.strategy"}) {
     if (k.properties.contains(owned)) {
       r.problem(path + ".properties." + owned, "is managed by sluice and cannot be set here");
     }
@@ -274,12 +276,14 @@ void readDelivery(Reader& r, const YAML::Node& node, Config& c) {
   if (!r.isMap(node, path)) return;
   r.rejectUnknown(node, path,
                   {"max_in_flight_events", "max_in_flight_bytes", "partition_max_in_flight_events",
-                   "partition_max_in_flight_bytes", "retry", "idempotency_key"});
+                   "partition_max_in_flight_bytes", "partition_max_uncommitted", "retry",
+                   "idempotency_key"});
   BackpressureConfig& b = c.backpressure;
   r.integer(node, path, "max_in_flight_events", b.max_events, 1, 10'000'000);
   r.integer(node, path, "max_in_flight_bytes", b.max_bytes, 1024, 1LL << 40);
   r.integer(node, path, "partition_max_in_flight_events", b.partition_max_events, 1, 10'000'000);
   r.integer(node, path, "partition_max_in_flight_bytes", b.partition_max_bytes, 1024, 1LL << 40);
+  r.integer(node, path, "partition_max_uncommitted", b.partition_max_uncommitted, 2, 100'000'000);
   readRetry(r, node["retry"], path + ".retry", c.retry);
   if (const YAML::Node key = node["idempotency_key"];
       key && r.isMap(key, path + ".idempotency_key")) {

@@ -65,6 +65,7 @@ struct BackpressureConfig {
   std::uint64_t max_bytes = 64ull << 20;
   std::uint32_t partition_max_events = 5'000;      // in flight, one partition
   std::uint64_t partition_max_bytes = 32ull << 20;
+  std::uint32_t partition_max_uncommitted = 100'000;  // dispatched past the commit point
 };
 
 enum class KeySource { kCoordinates, kJsonPointer, kHeader };

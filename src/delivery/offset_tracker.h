@@ -26,6 +26,8 @@ class OffsetTracker {
   std::optional<std::int64_t> committable() const;
 
   std::size_t outstanding() const { return outstanding_; }
+  // Offsets dispatched since the committable one (done or not): what a stuck offset holds.
+  std::size_t span() const { return window_.size(); }
   std::optional<std::int64_t> lowestOutstanding() const;
 
  private:

@@ -90,20 +90,23 @@ rd_kafka_resp_err_t DeadLetterProducer::produce(std::uint64_t id,
   addHeader(headers, "sluice.source.partition", std::to_string(original.partition));
   addHeader(headers, "sluice.source.offset", std::to_string(original.offset));
   if (ts >= 0) addHeader(headers, "sluice.source.timestamp", std::to_string(ts));
+  if (why.omit_value) addHeader(headers, "sluice.value_omitted", std::to_string(original.len));
 
-  std::array<rd_kafka_vu_t, 5> vu{};
+  std::array<rd_kafka_vu_t, 6> vu{};
   vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
   vu[0].u.cstr = topic_.c_str();
   vu[1].vtype = RD_KAFKA_VTYPE_KEY;
   vu[1].u.mem = {original.key, original.key_len};
-  vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
-  vu[2].u.mem = {original.payload, original.len};
+  vu[2].vtype = RD_KAFKA_VTYPE_VALUE;  // left null when the value is omitted
+  if (!why.omit_value) vu[2].u.mem = {original.payload, original.len};
   vu[3].vtype = RD_KAFKA_VTYPE_HEADERS;
   vu[3].u.headers = headers;
   vu[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
   vu[4].u.ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
-  // Without F_COPY or F_FREE librdkafka points at the consumer's buffer; the caller keeps the
-  // original message alive until the ack, so copying would only cost memory.
+  // Copy: the consumer's message may be freed before the ack (its partition revoked, the
+  // shutdown grace over), and librdkafka may still be building a request from it.
+  vu[5].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vu[5].u.i = RD_KAFKA_MSG_F_COPY;
   RdErrorPtr error(rd_kafka_produceva(rk_.get(), vu.data(), vu.size()));
   if (error) {
     rd_kafka_headers_destroy(headers);  // not taken over on failure

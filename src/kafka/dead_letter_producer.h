@@ -19,6 +19,9 @@ struct DeadLetterReason {
   std::string error;   // last transport error, or what made the event invalid
   std::uint32_t attempts = 0;
   std::string where;   // for invalid events: where in the event
+  // Write the record without its value (for values over the topic's size limit); the
+  // header sluice.value_omitted then carries the original size.
+  bool omit_value = false;
 };
 
 // Produces dead letters with an idempotent producer (acks=all): the event's key, value and

@@ -51,9 +51,7 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
   set(conf.get(), "enable.auto.offset.store", "false");
   set(conf.get(), "enable.auto.commit", "true");
   set(conf.get(), "auto.commit.interval.ms", std::to_string(config.commit_interval.count()));
-  if (!config.properties.contains("partition.assignment.strategy")) {
-    set(conf.get(), "partition.assignment.strategy", "cooperative-sticky");
-  }
+  set(conf.get(), "partition.assignment.strategy", "cooperative-sticky");
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaConsumer::onRebalance);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &KafkaConsumer::onCommit);

@@ -173,7 +173,10 @@ TEST(Failures, InvalidEventsGoToTheDeadLetterTopicSayingWhere) {
   EXPECT_NE(neg.headers.at("sluice.error").find("minimum"), std::string::npos);
   const auto& big = by_key.at("big");
   EXPECT_EQ(big.headers.at("sluice.reason"), "too_large");
-  EXPECT_EQ(big.value, records[4].value);
+  // Too large for the sinks is likely too large for the dead-letter topic: written without
+  // its value, whose size a header keeps.
+  EXPECT_TRUE(big.value.empty());
+  EXPECT_EQ(big.headers.at("sluice.value_omitted"), std::to_string(records[4].value.size()));
   EXPECT_EQ(big.headers.at("sluice.source.partition"), "0");
   stopGracefully(pl, 0);
 }

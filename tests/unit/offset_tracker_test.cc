@@ -31,6 +31,17 @@ TEST(OffsetTracker, CommitsLowestOutstandingWhenCompletedOutOfOrder) {
   EXPECT_EQ(t.outstanding(), 0u);
 }
 
+TEST(OffsetTracker, SpanCountsEverythingHeldBehindAStuckOffset) {
+  OffsetTracker t;
+  for (std::int64_t o = 0; o < 100; ++o) ASSERT_TRUE(t.dispatched(o));
+  for (std::int64_t o = 1; o < 100; ++o) ASSERT_TRUE(t.completed(o));
+  EXPECT_EQ(t.outstanding(), 1u);
+  EXPECT_EQ(t.span(), 100u);  // 99 completed slots wait behind offset 0
+  ASSERT_TRUE(t.completed(0));
+  EXPECT_EQ(t.span(), 0u);
+  EXPECT_EQ(t.committable(), 100);
+}
+
 TEST(OffsetTracker, GapsInOffsetsAreFine) {
   OffsetTracker t;
   ASSERT_TRUE(t.dispatched(3));
