@@ -622,6 +622,7 @@ MetricsSnapshot App::metricsSnapshot() const {
     k.attempts = c.attempts;
     k.in_flight_requests = dispatcher_.sinkInFlight(i);
     k.backlog_events = dispatcher_.sinkBacklog(i);
+    k.backlog_bytes = dispatcher_.sinkBacklogBytes(i);
     if (auto oldest = dispatcher_.oldestPending(i)) {
       k.oldest_undelivered_seconds = std::chrono::duration<double>(now - *oldest).count();
     }

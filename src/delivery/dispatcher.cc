@@ -50,6 +50,7 @@ void Dispatcher::dispatch(EventPtr event) {
     deliveries_.emplace(token, Delivery{id, s});
     SinkRuntime& rt = sinks_[s];
     ++rt.waiting;
+    rt.backlog_bytes += ev.body.size();
     if (auto lane = laneOf(rt, ev)) {
       auto& queue = rt.lanes[*lane];
       queue.push_back(token);
@@ -220,6 +221,7 @@ void Dispatcher::finishDelivery(std::uint64_t token) {
   deliveries_.erase(it);
   auto eit = events_.find(event_id);
   if (eit == events_.end()) return;
+  rt.backlog_bytes -= eit->second.event->body.size();
   if (auto lane = laneOf(rt, *eit->second.event)) {
     auto lit = rt.lanes.find(*lane);
     if (lit != rt.lanes.end()) {
@@ -243,6 +245,9 @@ void Dispatcher::dropDelivery(std::uint64_t token) {
   if (it == deliveries_.end()) return;
   Delivery& d = it->second;
   SinkRuntime& rt = sinks_[d.sink];
+  if (auto eit = events_.find(d.event_id); eit != events_.end()) {
+    rt.backlog_bytes -= eit->second.event->body.size();
+  }
   switch (d.state) {
     case DeliveryState::kInFlight:
       transport_->cancel(token);

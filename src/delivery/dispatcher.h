@@ -68,6 +68,8 @@ class Dispatcher final : public HttpResponseHandler {
     return sinks_[i].waiting + sinks_[i].in_flight + sinks_[i].backing_off;
   }
   std::uint32_t sinkInFlight(std::size_t i) const { return sinks_[i].in_flight; }
+  // Payload bytes of the events sink i has not accepted yet.
+  std::uint64_t sinkBacklogBytes(std::size_t i) const { return sinks_[i].backlog_bytes; }
   bool circuitOpen(std::size_t i) const { return sinks_[i].circuit_open; }
   // When the oldest event sink i has not yet accepted was received; nullopt if none. Walks
   // every event in flight: for scrapes, not for the hot path.
@@ -110,6 +112,7 @@ class Dispatcher final : public HttpResponseHandler {
     std::size_t waiting = 0;  // queued in `ready` or behind a lane head
     std::uint32_t in_flight = 0;
     std::uint32_t backing_off = 0;
+    std::uint64_t backlog_bytes = 0;
     bool pumping = false;
     std::uint32_t consecutive_failures = 0;
     bool circuit_open = false;

@@ -56,6 +56,9 @@ struct Metrics::Impl {
       prometheus::BuildGauge().Name("sluice_sink_backlog_events")
           .Help("Events not yet accepted by the sink (queued, in flight or backing off)")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& backlog_bytes =
+      prometheus::BuildGauge().Name("sluice_sink_backlog_bytes")
+          .Help("Payload bytes of the events the sink has not accepted yet").Register(*registry);
   prometheus::Family<prometheus::Gauge>& oldest =
       prometheus::BuildGauge().Name("sluice_sink_oldest_undelivered_age_seconds")
           .Help("Age of the oldest event the sink has not accepted; the sink with the "
@@ -130,6 +133,7 @@ std::string Metrics::render(const MetricsSnapshot& s) {
     mirror(m.retries.Add({{"sink", name}}), k.failed_attempts);
     m.in_flight_requests.Add({{"sink", name}}).Set(static_cast<double>(k.in_flight_requests));
     m.backlog.Add({{"sink", name}}).Set(static_cast<double>(k.backlog_events));
+    m.backlog_bytes.Add({{"sink", name}}).Set(static_cast<double>(k.backlog_bytes));
     m.oldest.Add({{"sink", name}}).Set(k.oldest_undelivered_seconds);
     m.circuit.Add({{"sink", name}}).Set(k.circuit_open ? 1 : 0);
   }

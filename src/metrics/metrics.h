@@ -17,6 +17,7 @@ struct MetricsSnapshot {
     std::uint64_t attempts = 0;
     std::uint64_t in_flight_requests = 0;
     std::uint64_t backlog_events = 0;       // queued, in flight or backing off
+    std::uint64_t backlog_bytes = 0;        // their payload bytes
     double oldest_undelivered_seconds = 0;  // 0 when nothing is waiting for this sink
     bool circuit_open = false;
   };

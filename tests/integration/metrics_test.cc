@@ -96,6 +96,7 @@ TEST(Metrics, ScrapeHealthAndReadinessFromTheLoop) {
   EXPECT_GT(valueOf(x, "sluice_delivery_retries_total{sink=\"b\"}"), 0);
   EXPECT_GE(valueOf(x, "sluice_delivery_attempts_total{sink=\"b\"}"), 500);
   EXPECT_EQ(valueOf(x, "sluice_in_flight_events"), 0);
+  EXPECT_EQ(valueOf(x, "sluice_sink_backlog_bytes{sink=\"b\"}"), 0);
   EXPECT_EQ(valueOf(x, "sluice_sink_oldest_undelivered_age_seconds{sink=\"a\"}"), 0);
   EXPECT_GT(valueOf(x, "sluice_delivery_duration_seconds_count{sink=\"a\"}"), 0);
   EXPECT_EQ(valueOf(x, "sluice_end_to_end_latency_seconds_count"), 500);

@@ -150,6 +150,12 @@ TEST_F(DispatcherTest, SlowSinkDoesNotHoldBackOthers) {
   EXPECT_EQ(transport.openFor(1), 4u);  // the slow sink's window, no more
   EXPECT_TRUE(done.empty());
   EXPECT_EQ(dispatcher->sinkBacklog(1), 100u);
+  EXPECT_EQ(dispatcher->sinkBacklogBytes(0), 0u);
+  std::uint64_t bytes = 0;
+  for (int i = 0; i < 100; ++i) bytes += ("{\"n\":" + std::to_string(i) + "}").size();
+  EXPECT_EQ(dispatcher->sinkBacklogBytes(1), bytes);
+  dispatcher->abandonAll();
+  EXPECT_EQ(dispatcher->sinkBacklogBytes(1), 0u);
 }
 
 TEST_F(DispatcherTest, WindowBoundsInFlightPerSink) {
