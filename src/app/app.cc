@@ -108,6 +108,13 @@ int App::run() {
                config_.sinks.size(),
                config_.dead_letter.enabled() ? "to " + config_.dead_letter.topic
                                              : std::string("off (failing events hold commits)"));
+  for (const auto& sink : config_.sinks) {
+    if (!sink.tls.verify && sink.url.rfind("https://", 0) == 0) {
+      spdlog::warn("sink {}: tls.verify is false: its certificate and host name are not "
+                   "checked, so anyone on the path can read and answer its requests",
+                   sink.name);
+    }
+  }
   if (status_) {
     spdlog::info("metrics, health and readiness on {} (port {})", config_.metrics.listen,
                  status_->port());

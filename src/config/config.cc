@@ -215,11 +215,66 @@ void readRetry(Reader& r, const YAML::Node& node, const std::string& path, Retry
   }
 }
 
-void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkConfig& s) {
+// A TLS file is checked at start-up, not at the first connection: a typo in a mounted path
+// would otherwise show only as failing deliveries.
+void checkPemFile(Reader& r, const std::string& key_path, std::string& file,
+                  const std::filesystem::path& base, std::string_view expected_label) {
+  std::filesystem::path p(file);
+  if (p.is_relative()) p = base / p;
+  file = p.lexically_normal().string();
+  std::ifstream in(p, std::ios::binary);
+  if (!std::filesystem::is_regular_file(p) || !in) {
+    r.problem(key_path, "cannot read " + file);
+    return;
+  }
+  std::string head(64 * 1024, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  // Labels: "CERTIFICATE", or "PRIVATE KEY" inside "RSA/EC/ENCRYPTED PRIVATE KEY".
+  std::size_t at = 0;
+  while ((at = head.find("-----BEGIN ", at)) != std::string::npos) {
+    at += 11;
+    const std::size_t end = head.find("-----", at);
+    if (end == std::string::npos) break;
+    if (std::string_view(head).substr(at, end - at).ends_with(expected_label)) return;
+  }
+  r.problem(key_path, file + " holds no PEM " + std::string(expected_label));
+}
+
+void readSinkTls(Reader& r, const YAML::Node& node, const std::string& path, SinkConfig& s,
+                 const std::filesystem::path& base) {
+  if (!node || !r.isMap(node, path)) return;
+  r.rejectUnknown(node, path,
+                  {"ca_bundle", "client_certificate", "client_key", "client_key_password",
+                   "verify"});
+  SinkTlsConfig& t = s.tls;
+  r.string(node, path, "ca_bundle", t.ca_bundle, false);
+  r.string(node, path, "client_certificate", t.client_certificate, false);
+  r.string(node, path, "client_key", t.client_key, false);
+  r.string(node, path, "client_key_password", t.client_key_password, false);
+  r.boolean(node, path, "verify", t.verify);
+  if (s.url.rfind("http://", 0) == 0) {
+    r.problem(path, "the url is http://; TLS settings need an https:// url");
+  }
+  if (!t.ca_bundle.empty()) checkPemFile(r, path + ".ca_bundle", t.ca_bundle, base, "CERTIFICATE");
+  if (!t.client_certificate.empty()) {
+    checkPemFile(r, path + ".client_certificate", t.client_certificate, base, "CERTIFICATE");
+  }
+  if (!t.client_key.empty()) checkPemFile(r, path + ".client_key", t.client_key, base, "PRIVATE KEY");
+  if (t.client_certificate.empty() != t.client_key.empty()) {
+    r.problem(path, "client_certificate and client_key go together (mutual TLS)");
+  }
+  if (!t.client_key_password.empty() && t.client_key.empty()) {
+    r.problem(path + ".client_key_password", "is set but client_key is not");
+  }
+}
+
+void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkConfig& s,
+              const std::filesystem::path& base) {
   if (!r.isMap(node, path)) return;
   r.rejectUnknown(node, path,
                   {"name", "url", "timeout_ms", "max_in_flight", "http2", "content_type",
-                   "headers", "retry", "statuses", "ordering", "circuit_failures"});
+                   "headers", "retry", "statuses", "ordering", "circuit_failures", "tls"});
   r.string(node, path, "name", s.name, true);
   r.string(node, path, "url", s.url, true);
   if (!s.url.empty() && s.url.rfind("http://", 0) != 0 && s.url.rfind("https://", 0) != 0) {
@@ -260,6 +315,7 @@ void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkCo
     r.problem(path + ".ordering", "must be one of unordered, key, partition");
   }
   r.integer(node, path, "circuit_failures", s.circuit_failures, 1, 1'000'000);
+  readSinkTls(r, node["tls"], path + ".tls", s, base);
   for (const auto& [name, value] : s.headers) {
     (void)value;
     std::string lower;
@@ -494,7 +550,7 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin) {
       const std::string path = "sinks[" + std::to_string(i) + "]";
       SinkConfig s;
       s.retry = c.retry;
-      readSink(r, sinks[i], path, s);
+      readSink(r, sinks[i], path, s, std::filesystem::path(origin).parent_path());
       if (s.retry.limited() && !c.dead_letter.enabled()) {
         r.problem(path + ".retry", "max_attempts/max_elapsed_ms need dead_letter.topic: an "
                                    "event out of attempts has nowhere else to go");

@@ -25,6 +25,17 @@ struct RetryPolicy {
   bool limited() const { return max_attempts > 0 || max_elapsed.count() > 0; }
 };
 
+// HTTPS settings of one sink. Paths are read by libcurl each time it opens a connection, so
+// a certificate renewed in place (a re-mounted Kubernetes Secret) is used from the next
+// connection on without a restart.
+struct SinkTlsConfig {
+  std::string ca_bundle;            // PEM CA certificates; empty: the system store
+  std::string client_certificate;   // PEM, presented for mutual TLS; needs client_key
+  std::string client_key;           // PEM private key of client_certificate
+  std::string client_key_password;  // for an encrypted client_key
+  bool verify = true;               // peer certificate and host name; false only for tests
+};
+
 struct SinkConfig {
   std::string name;
   std::string url;
@@ -39,6 +50,7 @@ struct SinkConfig {
   StatusPolicy statuses;
   Ordering ordering = Ordering::kUnordered;
   std::uint32_t circuit_failures = 5;  // consecutive failures before probing one at a time
+  SinkTlsConfig tls;
 };
 
 struct DeadLetterConfig {

@@ -159,6 +159,14 @@ void Dispatcher::onResponse(std::uint64_t token, const HttpResponse& response) {
 
 void Dispatcher::recordFailure(SinkRuntime& rt, const HttpResponse& r) {
   ++rt.consecutive_failures;
+  if (r.failure == TransportFailure::kTls && scheduler_.now() >= rt.next_tls_report) {
+    rt.next_tls_report = scheduler_.now() + std::chrono::minutes(1);
+    // Not a passing outage: a wrong CA or a refused client certificate stays wrong until
+    // the config or the sink changes, so say so at once rather than at the circuit.
+    spdlog::error("sink {}: TLS failed: {}; retrying (check the sink's tls settings: "
+                  "ca_bundle, client_certificate, client_key)",
+                  rt.settings.name, r.error);
+  }
   if (!rt.circuit_open && rt.consecutive_failures >= rt.settings.circuit_failures) {
     rt.circuit_open = true;
     ++rt.counters.circuit_opened;

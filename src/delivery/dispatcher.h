@@ -116,6 +116,7 @@ class Dispatcher final : public HttpResponseHandler {
     bool pumping = false;
     std::uint32_t consecutive_failures = 0;
     bool circuit_open = false;
+    TimePoint next_tls_report{};  // TLS failures are logged at most once a minute
     TimePoint probe_not_before{};
     Scheduler::TimerId probe_timer = 0;
     SinkCounters counters;

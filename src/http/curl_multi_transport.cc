@@ -30,7 +30,7 @@ void check(CURLMcode rc, const char* what) {
   if (rc != CURLM_OK) throw std::runtime_error(std::string(what) + ": " + curl_multi_strerror(rc));
 }
 
-TransportFailure classify(CURLcode rc) {
+TransportFailure classify(CURLcode rc, std::string_view error) {
   switch (rc) {
     case CURLE_OK:
       return TransportFailure::kNone;
@@ -39,8 +39,45 @@ TransportFailure classify(CURLcode rc) {
       return TransportFailure::kConnect;
     case CURLE_OPERATION_TIMEDOUT:
       return TransportFailure::kTimeout;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+      return TransportFailure::kTls;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+      // TLS 1.3 finishes the client's handshake before the server checks the client
+      // certificate, so a refused one arrives as an alert on the first read.
+      return error.find("alert") != std::string_view::npos ? TransportFailure::kTls
+                                                           : TransportFailure::kOther;
     default:
       return TransportFailure::kOther;
+  }
+}
+
+void applyTls(CURL* e, const SinkTlsConfig& tls) {
+  // Set even when empty: an explicit choice, not whatever the environment says.
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, tls.verify ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, tls.verify ? 2L : 0L);
+  if (!tls.ca_bundle.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, tls.ca_bundle.c_str());
+  if (!tls.client_certificate.empty()) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, tls.client_certificate.c_str());
+    curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(e, CURLOPT_SSLKEY, tls.client_key.c_str());
+    curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+    if (!tls.client_key_password.empty()) {
+      curl_easy_setopt(e, CURLOPT_KEYPASSWD, tls.client_key_password.c_str());
+    }
   }
 }
 
@@ -115,6 +152,7 @@ std::unique_ptr<CurlMultiTransport::Transfer> CurlMultiTransport::acquire(std::u
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlMultiTransport::onBody);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  applyTls(e, c.tls);
   if (c.http2) {
     const bool tls = c.url.rfind("https://", 0) == 0;
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
@@ -273,7 +311,7 @@ void CurlMultiTransport::collectDone() {
     active_.erase(it);
 
     HttpResponse response;
-    response.failure = classify(result);
+    response.failure = classify(result, t->errbuf.data());
     if (result == CURLE_OK) {
       curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &response.status);
     } else {

@@ -19,7 +19,9 @@ struct HttpRequest {
   std::uint32_t attempt = 1;
 };
 
-enum class TransportFailure { kNone, kConnect, kTimeout, kOther };
+// kTls: handshake or certificate problems, which (unlike a refused connection) usually mean a
+// configuration to fix, so they are logged as such.
+enum class TransportFailure { kNone, kConnect, kTimeout, kTls, kOther };
 
 struct HttpResponse {
   long status = 0;  // 0 when no HTTP answer arrived

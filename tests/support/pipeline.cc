@@ -136,7 +136,8 @@ std::string Pipeline::writeConfig(const ConfigOptions& options) const {
   for (const auto& [k, v] : properties) y << "    " << k << ": \"" << v << "\"\n";
   y << "sinks:\n";
   for (const auto& s : sinks_) {
-    y << "  - name: " << s.name << "\n    url: http://127.0.0.1:" << s.port
+    const char* scheme = options.https_sinks.contains(s.name) ? "https" : "http";
+    y << "  - name: " << s.name << "\n    url: " << scheme << "://127.0.0.1:" << s.port
       << "/ingest\n    timeout_ms: 3000\n";
     if (options.sink_max_in_flight > 0) {
       y << "    max_in_flight: " << options.sink_max_in_flight << "\n";

@@ -41,6 +41,7 @@ struct ConfigOptions {
   std::uint32_t sink_max_in_flight = 0;    // every sink's max_in_flight; 0: sluice's default
   std::string delivery_extra;              // more keys inside `delivery:`, each line indented
   std::map<std::string, std::string> sink_extra;  // sink name -> more keys, indented 4
+  std::set<std::string> https_sinks;              // these sinks' urls are https://
   // librdkafka properties under kafka.properties; these override the pipeline's defaults
   // (session.timeout.ms 10000, heartbeat.interval.ms 1000, metadata refresh 2000).
   std::map<std::string, std::string> kafka_properties;

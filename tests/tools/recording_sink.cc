@@ -1,7 +1,9 @@
 // recording_sink: an HTTP sink for sluice's integration tests, demo and
 // benchmarks. It appends one line per accepted (2xx) request to a record
 // file and can inject faults (latency, delays, failures, hangs, refused
-// connections) without ever blocking its event loop.
+// connections) without ever blocking its event loop. With --tls-cert and
+// --tls-key it serves HTTPS only; --tls-client-ca makes it require a client
+// certificate (mutual TLS) and log each refused handshake.
 //
 // Record line (tab separated, one per accepted request):
 //   idempotency_key topic partition offset attempt body_fnv1a64_hex body_len
@@ -51,6 +53,7 @@
 #include <utility>
 #include <vector>
 
+#include "tls_server.h"
 #include "util/unique_fd.h"
 
 namespace sluice::tools {
@@ -106,12 +109,16 @@ struct Options {
   uint64_t max_requests = 0;  // 0: unlimited
   uint64_t max_body = 1 << 20;
   int threads = 1;
+  std::string tls_cert;       // set: HTTPS only
+  std::string tls_key;
+  std::string tls_client_ca;  // set: a client certificate signed by it is required
 };
 
 struct Stats {
-  uint64_t requests = 0, accepted = 0, failed = 0, hung = 0, delayed = 0;
+  uint64_t requests = 0, accepted = 0, failed = 0, hung = 0, delayed = 0, tls_failed = 0;
   Stats& operator+=(const Stats& o) {
     requests += o.requests;
+    tls_failed += o.tls_failed;
     accepted += o.accepted;
     failed += o.failed;
     hung += o.hung;
@@ -127,6 +134,7 @@ struct Shared {
   int out_fd;
   uint16_t port;
   int64_t start_ns;
+  const TlsServerContext* tls = nullptr;  // set: HTTPS
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> accepted_total{0};
 };
@@ -245,6 +253,8 @@ struct Conn {
   std::string out;
   uint32_t events = 0;
   bool dead = false;
+  std::unique_ptr<TlsSession> tls;  // HTTPS: every byte goes through it
+  bool tls_wants_write = false;     // the handshake or a read waits for a writable socket
 };
 
 Conn& conn_of(http_parser* p) { return *static_cast<Conn*>(p->data); }
@@ -458,8 +468,7 @@ class Loop {
     // Best effort: answers already decided (e.g. the --max-requests'th) still
     // go out.
     for (auto& [id, c] : conns_)
-      if (!c->dead && !c->out.empty())
-        (void)::send(c->fd.get(), c->out.data(), c->out.size(), MSG_NOSIGNAL);
+      if (!c->dead && !c->out.empty()) (void)send_some(*c, c->out.data(), c->out.size());
     writer_.flush();
   }
 
@@ -543,16 +552,95 @@ class Loop {
       c->max_body = opt_.max_body;
       http_parser_init(&c->parser, HTTP_REQUEST);
       c->parser.data = c.get();
+      if (shared_.tls != nullptr) c->tls = std::make_unique<TlsSession>(*shared_.tls, c->fd.get());
       conns_.emplace(id, std::move(c));
     }
   }
 
-  void on_readable(Conn& c) {
+  // What one read or write did, the same for plain TCP and TLS.
+  enum class Io { kOk, kWouldBlock, kClosed };
+  struct IoResult {
+    Io status;
+    size_t bytes = 0;
+  };
+
+  IoResult from_tls(Conn& c, TlsResult r) {
+    c.tls_wants_write = r.status == TlsIo::kWantWrite;
+    switch (r.status) {
+      case TlsIo::kOk:
+        return {Io::kOk, r.bytes};
+      case TlsIo::kWantRead:
+      case TlsIo::kWantWrite:
+        return {Io::kWouldBlock};
+      case TlsIo::kError:
+        log("TLS error on a connection: %s", c.tls->error().c_str());
+        ++stats_.tls_failed;
+        return {Io::kClosed};
+      case TlsIo::kClosed:
+        break;
+    }
+    return {Io::kClosed};
+  }
+
+  IoResult recv_some(Conn& c) {
+    if (c.tls) return from_tls(c, c.tls->read(read_buf_.data(), read_buf_.size()));
     const ssize_t n = ::read(c.fd.get(), read_buf_.data(), read_buf_.size());
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-    if (n <= 0) return close_conn(c);
-    // kHung and kDraining input is discarded.
-    if (c.state == ConnState::kReading) feed(c, read_buf_.data(), static_cast<size_t>(n));
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return {Io::kWouldBlock};
+    if (n <= 0) return {Io::kClosed};
+    return {Io::kOk, static_cast<size_t>(n)};
+  }
+
+  IoResult send_some(Conn& c, const char* data, size_t len) {
+    if (c.tls) return from_tls(c, c.tls->write(data, len));
+    const ssize_t n = ::send(c.fd.get(), data, len, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return {Io::kWouldBlock};
+    if (n < 0) return {Io::kClosed};
+    return {Io::kOk, static_cast<size_t>(n)};
+  }
+
+  // Drives a TLS handshake; true once it is done. A refused client certificate (mutual
+  // TLS) ends here, logged, so tests can see why a client got nothing.
+  bool tls_ready(Conn& c) {
+    if (!c.tls || c.tls->established()) return true;
+    const TlsResult r = c.tls->handshake();
+    if (r.status == TlsIo::kOk) {
+      c.tls_wants_write = false;
+      return true;
+    }
+    if (r.status == TlsIo::kWantRead || r.status == TlsIo::kWantWrite) {
+      c.tls_wants_write = r.status == TlsIo::kWantWrite;
+      update_events(c);
+      return false;
+    }
+    log("TLS handshake failed: %s", c.tls->error().empty() ? "connection closed" : c.tls->error().c_str());
+    ++stats_.tls_failed;
+    // OpenSSL has queued its alert. Closing now, with the client's request unread, would
+    // send a reset that can destroy the alert before the client reads it; so half-close
+    // and drain the rest as raw bytes, as any other closing connection does.
+    c.tls.reset();
+    c.tls_wants_write = false;
+    c.out.clear();
+    if (::shutdown(c.fd.get(), SHUT_WR) < 0) {
+      close_conn(c);
+      return false;
+    }
+    c.state = ConnState::kDraining;
+    add_timer(mono_ns() + kDrainTimeoutNs, TimerKind::kDrainTimeout, c.id);
+    update_events(c);
+    return false;
+  }
+
+  void on_readable(Conn& c) {
+    if (!tls_ready(c)) return;
+    // Plain TCP: one read per wakeup (level-triggered). TLS: on until the socket is empty,
+    // since bytes OpenSSL has already decrypted raise no epoll event.
+    do {
+      const IoResult r = recv_some(c);
+      if (r.status == Io::kWouldBlock) break;
+      if (r.status == Io::kClosed) return close_conn(c);
+      // kHung and kDraining input is discarded.
+      if (c.state == ConnState::kReading) feed(c, read_buf_.data(), r.bytes);
+    } while (c.tls && !c.dead && c.state != ConnState::kWaiting);
     if (!c.dead) flush_out(c);
   }
 
@@ -630,16 +718,17 @@ class Loop {
   }
 
   void flush_out(Conn& c) {
+    if (!tls_ready(c)) return;
     size_t sent = 0;
     while (sent < c.out.size()) {
-      const ssize_t n = ::send(c.fd.get(), c.out.data() + sent, c.out.size() - sent, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-      if (n < 0) return close_conn(c);
-      sent += static_cast<size_t>(n);
+      const IoResult r = send_some(c, c.out.data() + sent, c.out.size() - sent);
+      if (r.status == Io::kWouldBlock) break;
+      if (r.status == Io::kClosed) return close_conn(c);
+      sent += r.bytes;
     }
     c.out.erase(0, sent);
     if (c.out.empty() && c.state == ConnState::kClosing) {
+      if (c.tls) c.tls->sendCloseNotify();
       if (::shutdown(c.fd.get(), SHUT_WR) < 0) return close_conn(c);
       c.state = ConnState::kDraining;
       add_timer(mono_ns() + kDrainTimeoutNs, TimerKind::kDrainTimeout, c.id);
@@ -663,7 +752,8 @@ class Loop {
       case ConnState::kClosing:
         break;
     }
-    if (!c.out.empty()) want |= EPOLLOUT;
+    if (!c.out.empty() || c.tls_wants_write) want |= EPOLLOUT;
+    if (c.tls && !c.tls->established()) want = c.tls_wants_write ? EPOLLOUT : EPOLLIN;
     if (want == c.events) return;
     epoll_event ev{};
     ev.events = want;
@@ -714,6 +804,8 @@ class Loop {
       c.unparsed.clear();
       feed(c, held.data(), held.size());
     }
+    // Pipelined requests OpenSSL decrypted while we waited raise no epoll event.
+    if (c.tls && c.state == ConnState::kReading && c.tls->pending()) return on_readable(c);
     flush_out(c);
   }
 
@@ -810,6 +902,16 @@ int run(int argc, char** argv) {
   app.add_option("--threads", opt.threads, "Event loops sharing the port via SO_REUSEPORT")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  auto* tls_cert = app.add_option("--tls-cert", opt.tls_cert, "PEM certificate chain: serve HTTPS")
+                       ->check(CLI::ExistingFile);
+  auto* tls_key = app.add_option("--tls-key", opt.tls_key, "PEM private key of --tls-cert")
+                      ->check(CLI::ExistingFile);
+  tls_cert->needs(tls_key);
+  tls_key->needs(tls_cert);
+  app.add_option("--tls-client-ca", opt.tls_client_ca,
+                 "PEM CA: require client certificates it signed (mutual TLS)")
+      ->check(CLI::ExistingFile)
+      ->needs(tls_cert);
   CLI11_PARSE(app, argc, argv);
 
   if (opt.hang_share + opt.fail_share + opt.status_share > 1.0) {
@@ -833,6 +935,16 @@ int run(int argc, char** argv) {
     return 1;
   }
 
+  std::unique_ptr<TlsServerContext> tls;
+  if (!opt.tls_cert.empty()) {
+    try {
+      tls = std::make_unique<TlsServerContext>(opt.tls_cert, opt.tls_key, opt.tls_client_ca);
+    } catch (const std::exception& e) {
+      log("TLS setup failed: %s", e.what());
+      return 1;
+    }
+  }
+
   UniqueFd out_fd(::open(opt.out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!out_fd) {
     log("cannot open %s: %s", opt.out.c_str(), std::strerror(errno));
@@ -854,7 +966,8 @@ int run(int argc, char** argv) {
               unsigned{port});
   std::fflush(stdout);
 
-  Shared shared{.opt = opt, .out_fd = out_fd.get(), .port = port, .start_ns = mono_ns()};
+  Shared shared{
+      .opt = opt, .out_fd = out_fd.get(), .port = port, .start_ns = mono_ns(), .tls = tls.get()};
   std::vector<std::unique_ptr<Loop>> loops;
   for (int i = 0; i < opt.threads; ++i)
     loops.push_back(std::make_unique<Loop>(shared, i, std::move(listeners[static_cast<size_t>(i)]),
@@ -869,10 +982,11 @@ int run(int argc, char** argv) {
 
   Stats total;
   for (const auto& loop : loops) total += loop->stats();
-  log("requests=%llu accepted=%llu failed=%llu hung=%llu delayed=%llu",
+  log("requests=%llu accepted=%llu failed=%llu hung=%llu delayed=%llu tls_failed=%llu",
       static_cast<unsigned long long>(total.requests), static_cast<unsigned long long>(total.accepted),
       static_cast<unsigned long long>(total.failed), static_cast<unsigned long long>(total.hung),
-      static_cast<unsigned long long>(total.delayed));
+      static_cast<unsigned long long>(total.delayed),
+      static_cast<unsigned long long>(total.tls_failed));
   return 0;
 }
 

@@ -187,6 +187,65 @@ sinks: [{name: a, url: "http://a", headers: {Authorization_file: /nonexistent/to
   EXPECT_TRUE(mentions(p, "sinks[0].headers.Authorization_file: cannot read /nonexistent/token"));
 }
 
+TEST(Config, SinkTlsFilesAreResolvedAndChecked) {
+  const auto dir = std::filesystem::temp_directory_path() / "sluice-config-tls-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "ca.crt") << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir / "client.crt") << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir / "client.key") << "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n";
+  std::ofstream(dir / "key-password") << "s3cret\n";
+  const std::string yaml = R"(
+kafka: {brokers: b, group: g, topics: t}
+sinks:
+  - name: a
+    url: https://a.example/ingest
+    tls: {ca_bundle: ca.crt, client_certificate: client.crt, client_key: client.key,
+          client_key_password_file: key-password}
+  - {name: b, url: "https://b.example/"}
+)";
+  const Config c = parseConfig(yaml, (dir / "sluice.yaml").string());
+  EXPECT_EQ(c.sinks[0].tls.ca_bundle, (dir / "ca.crt").string());  // relative to the config
+  EXPECT_EQ(c.sinks[0].tls.client_certificate, (dir / "client.crt").string());
+  EXPECT_EQ(c.sinks[0].tls.client_key, (dir / "client.key").string());
+  EXPECT_EQ(c.sinks[0].tls.client_key_password, "s3cret");
+  EXPECT_TRUE(c.sinks[0].tls.verify);
+  EXPECT_TRUE(c.sinks[1].tls.verify);  // verification is on without any tls block
+  EXPECT_TRUE(c.sinks[1].tls.ca_bundle.empty());
+
+  // A certificate where the key belongs, and the key where a CA belongs.
+  const auto p = problemsOf(R"(
+kafka: {brokers: b, group: g, topics: t}
+sinks:
+  - name: a
+    url: https://a.example/
+    tls: {ca_bundle: )" + (dir / "client.key").string() + R"(, client_certificate: )" +
+                            (dir / "client.crt").string() + R"(, client_key: )" +
+                            (dir / "ca.crt").string() + R"(}
+)");
+  EXPECT_TRUE(mentions(p, "sinks[0].tls.ca_bundle: " + (dir / "client.key").string() +
+                              " holds no PEM CERTIFICATE"));
+  EXPECT_TRUE(mentions(p, "sinks[0].tls.client_key: " + (dir / "ca.crt").string() +
+                              " holds no PEM PRIVATE KEY"));
+  EXPECT_FALSE(mentions(p, "client_certificate:"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Config, SinkTlsProblems) {
+  const auto p = problemsOf(R"(
+kafka: {brokers: b, group: g, topics: t}
+sinks:
+  - {name: a, url: "http://a", tls: {verify: false}}
+  - {name: b, url: "https://b", tls: {client_certificate: /nonexistent/c.crt, cipher: x}}
+  - {name: c, url: "https://c", tls: {client_key_password: pw, verify: maybe}}
+)");
+  EXPECT_TRUE(mentions(p, "sinks[0].tls: the url is http://; TLS settings need an https:// url"));
+  EXPECT_TRUE(mentions(p, "sinks[1].tls.client_certificate: cannot read /nonexistent/c.crt"));
+  EXPECT_TRUE(mentions(p, "sinks[1].tls: client_certificate and client_key go together"));
+  EXPECT_TRUE(mentions(p, "sinks[1].tls.cipher: unknown key"));
+  EXPECT_TRUE(mentions(p, "sinks[2].tls.client_key_password: is set but client_key is not"));
+  EXPECT_TRUE(mentions(p, "sinks[2].tls.verify: must be true or false"));
+}
+
 TEST(Config, RequiresSinks) {
   const auto p = problemsOf("kafka: {brokers: b, group: g, topics: t}\n");
   EXPECT_TRUE(mentions(p, "sinks: is required"));
