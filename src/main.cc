@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <optional>
 
 #include "app/app.h"
 #include "app/logging.h"
 #include "config/config.h"
 #include "http/curl_handles.h"
+#include "kafka/property_check.h"
 
 namespace {
 
@@ -29,16 +31,26 @@ void raiseFileLimit() {
   }
 }
 
-int checkConfig(const std::string& path) {
+// The config file's own problems, then what librdkafka would refuse at start-up; nullopt
+// after printing every problem.
+std::optional<sluice::Config> loadChecked(const std::string& path) {
   try {
-    const sluice::Config c = sluice::loadConfigFile(path);
-    std::cout << path << ": ok (" << c.sinks.size() << " sinks, " << c.kafka.topics.size()
-              << " topics)\n";
-    return 0;
+    sluice::Config c = sluice::loadConfigFile(path);
+    const auto kafka_problems = sluice::checkKafkaProperties(c);
+    if (kafka_problems.empty()) return c;
+    for (const auto& p : kafka_problems) std::cerr << path << ": " << p << '\n';
   } catch (const sluice::ConfigError& e) {
     for (const auto& p : e.problems()) std::cerr << p << '\n';
-    return 2;
   }
+  return std::nullopt;
+}
+
+int checkConfig(const std::string& path) {
+  const auto c = loadChecked(path);
+  if (!c) return 2;
+  std::cout << path << ": ok (" << c->sinks.size() << " sinks, " << c->kafka.topics.size()
+            << " topics)\n";
+  return 0;
 }
 
 }  // namespace
@@ -74,13 +86,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  sluice::Config config;
-  try {
-    config = sluice::loadConfigFile(config_path);
-  } catch (const sluice::ConfigError& e) {
-    for (const auto& p : e.problems()) std::cerr << p << '\n';
-    return 2;
-  }
+  auto loaded = loadChecked(config_path);
+  if (!loaded) return 2;
+  sluice::Config config = std::move(*loaded);
   if (stats_seconds >= 0) config.stats_interval = std::chrono::seconds(stats_seconds);
   if (!log_level.empty()) config.log_level = log_level;
   if (!log_format.empty()) config.log_format = log_format;
