@@ -1,8 +1,10 @@
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -398,6 +400,18 @@ void readValidation(Reader& r, const YAML::Node& node, ValidationConfig& v,
   }
 }
 
+// The status server binds an IPv4 address (0: any free port, for tests).
+bool validListenAddress(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  in_addr addr{};
+  if (::inet_pton(AF_INET, listen.substr(0, colon).c_str(), &addr) != 1) return false;
+  const std::string port = listen.substr(colon + 1);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  return !port.empty() && ec == std::errc() && end == port.data() + port.size() && value <= 65535;
+}
+
 // ${NAME} and ${NAME:-default} in a scalar, from the environment; "$$" is a literal "$".
 // Applied to parsed scalars, not to the file's text, so a value can never inject YAML.
 std::string expandVariables(const std::string& in, const std::string& path,
@@ -534,8 +548,10 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin) {
     r.rejectUnknown(m, "metrics", {"listen", "ready_without_partitions"});
     r.string(m, "metrics", "listen", c.metrics.listen, false);
     r.boolean(m, "metrics", "ready_without_partitions", c.metrics.ready_without_partitions);
-    if (!c.metrics.listen.empty() && c.metrics.listen.rfind(':') == std::string::npos) {
-      r.problem("metrics.listen", "must be HOST:PORT, e.g. 0.0.0.0:9464");
+    if (!c.metrics.listen.empty() && !validListenAddress(c.metrics.listen)) {
+      r.problem("metrics.listen",
+                "must be IPV4:PORT with a port of 0..65535, e.g. 0.0.0.0:9464 (got '" +
+                    c.metrics.listen + "')");
     }
   }
 

@@ -246,6 +246,18 @@ sinks:
   EXPECT_TRUE(mentions(p, "sinks[2].tls.verify: must be true or false"));
 }
 
+TEST(Config, MetricsListenNeedsAnAddressAndAPort) {
+  const std::string base = "kafka: {brokers: b, group: g, topics: t}\n"
+                           "sinks: [{name: a, url: \"http://a\"}]\n";
+  EXPECT_TRUE(problemsOf(base + "metrics: {listen: \"0.0.0.0:9464\"}\n").empty());
+  EXPECT_TRUE(problemsOf(base + "metrics: {listen: \"127.0.0.1:0\"}\n").empty());
+  for (const char* bad : {"0.0.0.0:99999", "9464", "localhost:9464", "0.0.0.0:", "0.0.0.0:94x"}) {
+    EXPECT_TRUE(mentions(problemsOf(base + "metrics: {listen: \"" + bad + "\"}\n"),
+                         "metrics.listen: must be IPV4:PORT"))
+        << bad;
+  }
+}
+
 TEST(Config, RequiresSinks) {
   const auto p = problemsOf("kafka: {brokers: b, group: g, topics: t}\n");
   EXPECT_TRUE(mentions(p, "sinks: is required"));
