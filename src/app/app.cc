@@ -637,11 +637,14 @@ MetricsSnapshot App::metricsSnapshot() const {
     s.sinks.push_back(k);
   }
   partitions_.forEach([&](const PartitionStatePtr& p) {
-    std::int64_t lag = -1;
-    for (const auto& l : consumer_.lag()) {
-      if (l.partition == p->partition && l.topic == p->topic) lag = l.lag;
+    MetricsSnapshot::Partition out{p->topic, p->partition, p->stored, p->paused};
+    for (const auto& st : consumer_.partitionStats()) {
+      if (st.partition == p->partition && st.topic == p->topic) {
+        out.lag = st.lag;
+        out.committed = st.committed;
+      }
     }
-    s.partitions.push_back({p->topic, p->partition, p->stored, p->paused, lag});
+    s.partitions.push_back(std::move(out));
   });
   s.consumed_by_topic.insert(consumed_by_topic_.begin(), consumed_by_topic_.end());
   s.dead_letters_by_reason = dead_letters_by_reason_;

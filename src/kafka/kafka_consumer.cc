@@ -127,7 +127,7 @@ int KafkaConsumer::onStats(rd_kafka_t*, char* json, size_t len, void* opaque) {
   rapidjson::Document doc;
   doc.Parse(json, len);
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("topics")) return 0;
-  std::vector<PartitionLag> lag;
+  std::vector<PartitionStats> partitions;
   for (const auto& topic : doc["topics"].GetObject()) {
     if (!topic.value.IsObject() || !topic.value.HasMember("partitions")) continue;
     for (const auto& part : topic.value["partitions"].GetObject()) {
@@ -137,14 +137,19 @@ int KafkaConsumer::onStats(rd_kafka_t*, char* json, size_t len, void* opaque) {
         continue;
       }
       const auto id = p["partition"].GetInt();
-      const auto value = p["consumer_lag_stored"].GetInt64();
+      const auto lag = p["consumer_lag_stored"].GetInt64();
       const bool assigned = p.HasMember("fetch_state") && p["fetch_state"].IsString() &&
                             std::string_view(p["fetch_state"].GetString()) != "none";
-      if (id < 0 || value < 0 || !assigned) continue;
-      lag.push_back({topic.name.GetString(), id, value});
+      if (id < 0 || !assigned) continue;
+      // librdkafka reports "no offset" as -1001.
+      const std::int64_t committed =
+          p.HasMember("committed_offset") && p["committed_offset"].IsInt64()
+              ? std::max<std::int64_t>(p["committed_offset"].GetInt64(), -1)
+              : -1;
+      partitions.push_back({topic.name.GetString(), id, std::max<std::int64_t>(lag, -1), committed});
     }
   }
-  me->lag_ = std::move(lag);
+  me->partition_stats_ = std::move(partitions);
   return 0;  // librdkafka frees the JSON
 }
 

@@ -19,10 +19,12 @@ class RebalanceListener {
   virtual void onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost) = 0;
 };
 
-struct PartitionLag {
+// One assigned partition as librdkafka's statistics last saw it.
+struct PartitionStats {
   std::string topic;
   std::int32_t partition;
-  std::int64_t lag;  // end offset minus the stored offset (librdkafka's consumer_lag_stored)
+  std::int64_t lag;        // end offset minus the stored offset (consumer_lag_stored), -1 unknown
+  std::int64_t committed;  // offset the broker acknowledged for the group, -1 none yet
 };
 
 struct KafkaCounters {
@@ -66,7 +68,7 @@ class KafkaConsumer {
 
   const KafkaCounters& counters() const { return counters_; }
   // From the latest librdkafka statistics (every statistics.interval.ms, 5 s by default).
-  const std::vector<PartitionLag>& lag() const { return lag_; }
+  const std::vector<PartitionStats>& partitionStats() const { return partition_stats_; }
 
  private:
   static void onRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -84,7 +86,7 @@ class KafkaConsumer {
   bool closed_ = false;
   bool skip_close_ = false;
   KafkaCounters counters_;
-  std::vector<PartitionLag> lag_;
+  std::vector<PartitionStats> partition_stats_;
 };
 
 }  // namespace sluice

@@ -7,6 +7,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+#include <map>
 #include <unordered_map>
 
 namespace sluice {
@@ -77,13 +79,18 @@ struct Metrics::Impl {
       prometheus::BuildGauge().Name("sluice_paused_partitions")
           .Help("Assigned partitions sluice has paused (back-pressure, revoke, shutdown)")
           .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& committed =
+  prometheus::Family<prometheus::Gauge>& committable =
       prometheus::BuildGauge().Name("sluice_committable_offset")
           .Help("Offset stored for commit per partition (every record below it is done)")
           .Register(*registry);
   prometheus::Family<prometheus::Gauge>& lag =
       prometheus::BuildGauge().Name("sluice_consumer_lag_messages")
           .Help("Records in the partition after the stored offset (librdkafka statistics)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& committed =
+      prometheus::BuildGauge().Name("sluice_committed_offset")
+          .Help("Offset the broker acknowledged as the group's commit, per assigned partition "
+                "(librdkafka statistics)")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& dead_letters =
       prometheus::BuildCounter().Name("sluice_dead_letters_total")
@@ -97,6 +104,51 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>& build_info =
       prometheus::BuildGauge().Name("sluice_build_info")
           .Help("Always 1; the version is in the label").Register(*registry);
+
+  // Series of the partitions this process owns; a partition it no longer owns must vanish,
+  // or sums over replicas would count it twice.
+  struct PartitionSeries {
+    prometheus::Gauge* committable = nullptr;
+    prometheus::Gauge* lag = nullptr;
+    prometheus::Gauge* committed = nullptr;
+  };
+  std::map<std::pair<std::string, std::int32_t>, PartitionSeries> partition_series;
+
+  void setPartition(const MetricsSnapshot::Partition& p) {
+    PartitionSeries& series = partition_series[{p.topic, p.partition}];
+    const prometheus::Labels labels{{"topic", p.topic}, {"partition", std::to_string(p.partition)}};
+    set(committable, series.committable, labels, p.committable);
+    set(lag, series.lag, labels, p.lag);
+    set(committed, series.committed, labels, p.committed);
+  }
+
+  // A value below 0 is unknown: no series rather than a made-up number.
+  static void set(prometheus::Family<prometheus::Gauge>& family, prometheus::Gauge*& gauge,
+                  const prometheus::Labels& labels, std::int64_t value) {
+    if (value < 0) {
+      if (gauge != nullptr) family.Remove(gauge);
+      gauge = nullptr;
+      return;
+    }
+    if (gauge == nullptr) gauge = &family.Add(labels);
+    gauge->Set(static_cast<double>(value));
+  }
+
+  void dropPartitionsNotIn(const std::vector<MetricsSnapshot::Partition>& owned) {
+    for (auto it = partition_series.begin(); it != partition_series.end();) {
+      const bool still_owned = std::any_of(owned.begin(), owned.end(), [&](const auto& p) {
+        return p.topic == it->first.first && p.partition == it->first.second;
+      });
+      if (still_owned) {
+        ++it;
+        continue;
+      }
+      set(committable, it->second.committable, {}, -1);
+      set(lag, it->second.lag, {}, -1);
+      set(committed, it->second.committed, {}, -1);
+      it = partition_series.erase(it);
+    }
+  }
 
   std::vector<prometheus::Histogram*> delivery_histograms;
   prometheus::Histogram* e2e = nullptr;
@@ -140,16 +192,10 @@ std::string Metrics::render(const MetricsSnapshot& s) {
   m.in_flight_events.Add({}).Set(static_cast<double>(s.in_flight_events));
   m.in_flight_bytes.Add({}).Set(static_cast<double>(s.in_flight_bytes));
   double paused = 0;
+  m.dropPartitionsNotIn(s.partitions);
   for (const auto& p : s.partitions) {
     if (p.paused) ++paused;
-    if (p.lag >= 0) {
-      m.lag.Add({{"topic", p.topic}, {"partition", std::to_string(p.partition)}})
-          .Set(static_cast<double>(p.lag));
-    }
-    if (p.committed >= 0) {
-      m.committed.Add({{"topic", p.topic}, {"partition", std::to_string(p.partition)}})
-          .Set(static_cast<double>(p.committed));
-    }
+    m.setPartition(p);
   }
   m.paused.Add({}).Set(paused);
   for (const auto& [reason, n] : s.dead_letters_by_reason) {

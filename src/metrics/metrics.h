@@ -24,9 +24,10 @@ struct MetricsSnapshot {
   struct Partition {
     std::string topic;
     std::int32_t partition = 0;
-    std::int64_t committed = -1;  // last offset handed to the committer, -1 if none
+    std::int64_t committable = -1;  // last offset handed to the committer, -1 if none
     bool paused = false;
-    std::int64_t lag = -1;  // from librdkafka statistics, -1 if not known yet
+    std::int64_t lag = -1;        // from librdkafka statistics, -1 if not known yet
+    std::int64_t committed = -1;  // acknowledged by the broker (statistics), -1 if none
   };
   std::vector<Sink> sinks;  // in config order
   std::vector<Partition> partitions;

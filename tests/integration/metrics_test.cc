@@ -115,6 +115,13 @@ TEST(Metrics, ScrapeHealthAndReadinessFromTheLoop) {
   const std::string lag = "sluice_consumer_lag_messages{partition=\"1\",topic=\"" + pl.topic() + "\"}";
   EXPECT_TRUE(waitFor([&] { return valueOf(request(port, "GET", "/metrics").body, lag) == 0; },
                       20s, 500ms));
+  // The broker's view of the commit, from the same statistics: the end of the partition.
+  const std::string committed =
+      "sluice_committed_offset{partition=\"1\",topic=\"" + pl.topic() + "\"}";
+  EXPECT_TRUE(waitFor([&] {
+    return valueOf(request(port, "GET", "/metrics").body, committed) ==
+           static_cast<double>(end.at(1));
+  }, 20s, 500ms)) << request(port, "GET", "/metrics").body;
 
   EXPECT_EQ(request(port, "GET", "/nope").status, 404);
   EXPECT_EQ(request(port, "POST", "/metrics").status, 405);
