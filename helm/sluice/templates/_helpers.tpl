@@ -61,10 +61,45 @@ Refuses to render when Kubernetes would SIGKILL sluice before its shutdown can f
 SIGTERM it drains for shutdown_grace_ms (sluice's default 15000), then leaving the consumer
 group can take up to 10 s more. Also refuses what sluice would refuse at start without the
 chart being able to show it earlier: retry limits without a dead-letter topic, and a
-relative validation.schema path that is not among config.files. Renders nothing otherwise.
+relative validation.schema path that is not among config.files. And what would deploy but not
+work: two autoscalers on one Deployment, an unreachable metrics address, a Secret mounted over
+the config. Renders nothing otherwise.
 */}}
 {{- define "sluice.validate" -}}
 {{- $cfg := .Values.config.sluice | default (dict) -}}
+{{- $_ := include "sluice.metricsPort" . -}}
+{{- if and .Values.autoscaling.enabled .Values.keda.enabled -}}
+{{- fail "autoscaling.enabled and keda.enabled are both true: enable one; KEDA creates its own HPA, and two autoscalers on one Deployment fight over its replica count" -}}
+{{- end -}}
+{{- if and .Values.autoscaling.enabled (not (dig "requests" "cpu" "" (.Values.resources | default (dict)))) -}}
+{{- fail "autoscaling.enabled needs resources.requests.cpu: targetCPUUtilizationPercentage is a percentage of it" -}}
+{{- end -}}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
+{{- fail "autoscaling.minReplicas is more than autoscaling.maxReplicas" -}}
+{{- end -}}
+{{- if and .Values.keda.enabled (gt (int .Values.keda.minReplicaCount) (int .Values.keda.maxReplicaCount)) -}}
+{{- fail "keda.minReplicaCount is more than keda.maxReplicaCount" -}}
+{{- end -}}
+{{- range $key, $_ := .Values.keda.metadata -}}
+{{- if has $key (list "bootstrapServers" "consumerGroup" "topic" "lagThreshold" "activationLagThreshold" "offsetResetPolicy" "excludePersistentLag" "allowIdleConsumers") -}}
+{{- fail (printf "keda.metadata.%s: set it as keda.%s (the chart writes that trigger field itself)" $key $key) -}}
+{{- end -}}
+{{- end -}}
+{{- $volumes := dict "config" true -}}
+{{- range $i, $m := .Values.secretMounts -}}
+{{- if hasKey $volumes $m.name -}}
+{{- fail (printf "secretMounts[%d].name %q is used twice (or is \"config\", the ConfigMap's volume)" $i $m.name) -}}
+{{- end -}}
+{{- $_ := set $volumes $m.name true -}}
+{{- $path := clean $m.mountPath -}}
+{{- $shadowed := or (eq $path "/etc/sluice") (eq $path "/etc/sluice/sluice.yaml") -}}
+{{- if and (eq (dir $path) "/etc/sluice") (hasKey ($.Values.config.files | default (dict)) (base $path)) -}}
+{{- $shadowed = true -}}
+{{- end -}}
+{{- if $shadowed -}}
+{{- fail (printf "secretMounts[%d].mountPath %q would hide the ConfigMap's files in /etc/sluice: mount it in a subdirectory such as /etc/sluice/tls/NAME" $i $m.mountPath) -}}
+{{- end -}}
+{{- end -}}
 {{- $graceMs := 15000 -}}
 {{- if hasKey $cfg "shutdown_grace_ms" }}{{ $graceMs = $cfg.shutdown_grace_ms }}{{ end -}}
 {{- $neededMs := add $graceMs 10000 -}}
@@ -102,4 +137,36 @@ relative validation.schema path that is not among config.files. Renders nothing 
 {{- if and $schema (ne $schema "default") (ne $schema "none") (not (isAbs $schema)) (not (hasKey $files $schema)) -}}
 {{- fail (printf "config.sluice.validation.schema %q is relative to /etc/sluice: add it under config.files" $schema) -}}
 {{- end -}}
+{{- end }}
+
+{{/*
+The metrics port, from config.sluice.metrics.listen: the container port, the probes and the
+Service all use it, so that sluice listens where Kubernetes looks. Refuses a listen address
+the kubelet and Prometheus cannot reach, or one the chart cannot read.
+*/}}
+{{- define "sluice.metricsPort" -}}
+{{- $metrics := get (.Values.config.sluice | default (dict)) "metrics" | default (dict) -}}
+{{- $listen := get $metrics "listen" | default "" | toString -}}
+{{- if not $listen -}}
+{{- fail "config.sluice.metrics.listen must be set (e.g. \"0.0.0.0:9464\"): the chart's probes ask /healthz and /readyz, and Prometheus /metrics, on that port" -}}
+{{- end -}}
+{{- if not (regexMatch "^[0-9.]+:[0-9]{1,5}$" $listen) -}}
+{{- fail (printf "config.sluice.metrics.listen %q must be a literal IPv4 HOST:PORT such as 0.0.0.0:9464 (no ${NAME}): the chart derives the container port, probes and Service from it" $listen) -}}
+{{- end -}}
+{{- $host := regexReplaceAll ":[0-9]+$" $listen "" -}}
+{{- if hasPrefix "127." $host -}}
+{{- fail (printf "config.sluice.metrics.listen %q is a loopback address: the kubelet's probes and Prometheus connect to the pod's IP; use 0.0.0.0" $listen) -}}
+{{- end -}}
+{{- $port := regexReplaceAll "^.*:" $listen "" | atoi -}}
+{{- if or (lt $port 1) (gt $port 65535) -}}
+{{- fail (printf "config.sluice.metrics.listen %q: the port must be 1..65535" $listen) -}}
+{{- end -}}
+{{- $port -}}
+{{- end }}
+
+{{/*
+Whether an autoscaler (HPA or KEDA) owns the Deployment's replica count.
+*/}}
+{{- define "sluice.autoscaled" -}}
+{{- if or .Values.autoscaling.enabled .Values.keda.enabled }}true{{ end -}}
 {{- end }}
