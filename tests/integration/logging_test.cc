@@ -1,4 +1,5 @@
-// Logs: JSON lines when asked, and never a secret that came in through the environment.
+// Logs: JSON lines when asked, and never a secret that came in through the environment, in
+// the log or in the metrics.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <signal.h>
@@ -6,6 +7,7 @@
 
 #include <sstream>
 
+#include "http_probe.h"
 #include "pipeline.h"
 
 namespace sluice::testing {
@@ -21,11 +23,17 @@ TEST(Logging, JsonLinesWithoutTheSecretFromTheEnvironment) {
   pl.startSink("a", {"--fail-share", "0.5", "--retry-after", "0", "--seed", "1"});
   ConfigOptions options;
   options.sink_extra["a"] = "    headers: {Authorization: \"Bearer ${SLUICE_IT_TOKEN}\"}\n";
-  options.extra = "log_level: debug\nlog_format: json\n";
+  const int port = freePort();
+  options.extra = "log_level: debug\nlog_format: json\nmetrics: {listen: \"127.0.0.1:" +
+                  std::to_string(port) + "\"}\n";
   pl.startSluice(pl.writeConfig(options));
   pl.produce(200);
   const auto end = pl.end();
   ASSERT_TRUE(waitFor([&] { return pl.committed() == end; }, 60s)) << pl.sluiceLog(0);
+  const HttpAnswer metrics = request(port, "GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("sluice_delivery_retries_total{sink=\"a\"}"), std::string::npos);
+  EXPECT_EQ(metrics.body.find(secret), std::string::npos) << "the secret leaked into /metrics";
   pl.sluice(0).signal(SIGTERM);
   ASSERT_TRUE(pl.sluice(0).wait(30s).has_value());
   ::unsetenv("SLUICE_IT_TOKEN");
