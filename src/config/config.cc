@@ -219,15 +219,24 @@ void readRetry(Reader& r, const YAML::Node& node, const std::string& path, Retry
 
 // A TLS file is checked at start-up, not at the first connection: a typo in a mounted path
 // would otherwise show only as failing deliveries.
-void checkPemFile(Reader& r, const std::string& key_path, std::string& file,
+// Returns whether the PEM is encrypted (a key that needs a password).
+bool checkPemFile(Reader& r, const std::string& key_path, std::string& file,
                   const std::filesystem::path& base, std::string_view expected_label) {
+  // PEM text here means "KEY_file: PATH" put a file's content where a path belongs; never
+  // echo it, it may be a private key.
+  if (file.find('\n') != std::string::npos || file.find("-----BEGIN") != std::string::npos) {
+    r.problem(key_path, "expects a file path, not PEM content (write the path without _file)");
+    file.clear();
+    return false;
+  }
   std::filesystem::path p(file);
   if (p.is_relative()) p = base / p;
   file = p.lexically_normal().string();
+  std::error_code ec;
   std::ifstream in(p, std::ios::binary);
-  if (!std::filesystem::is_regular_file(p) || !in) {
+  if (!std::filesystem::is_regular_file(p, ec) || !in) {
     r.problem(key_path, "cannot read " + file);
-    return;
+    return false;
   }
   std::string head(64 * 1024, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
@@ -238,9 +247,15 @@ void checkPemFile(Reader& r, const std::string& key_path, std::string& file,
     at += 11;
     const std::size_t end = head.find("-----", at);
     if (end == std::string::npos) break;
-    if (std::string_view(head).substr(at, end - at).ends_with(expected_label)) return;
+    const std::string_view label = std::string_view(head).substr(at, end - at);
+    if (label.ends_with(expected_label)) {
+      // PKCS#8 "ENCRYPTED PRIVATE KEY", or a traditional key with a Proc-Type header.
+      return label.starts_with("ENCRYPTED ") ||
+             head.find("Proc-Type: 4,ENCRYPTED", end) != std::string::npos;
+    }
   }
   r.problem(key_path, file + " holds no PEM " + std::string(expected_label));
+  return false;
 }
 
 void readSinkTls(Reader& r, const YAML::Node& node, const std::string& path, SinkConfig& s,
@@ -262,7 +277,14 @@ void readSinkTls(Reader& r, const YAML::Node& node, const std::string& path, Sin
   if (!t.client_certificate.empty()) {
     checkPemFile(r, path + ".client_certificate", t.client_certificate, base, "CERTIFICATE");
   }
-  if (!t.client_key.empty()) checkPemFile(r, path + ".client_key", t.client_key, base, "PRIVATE KEY");
+  if (!t.client_key.empty() &&
+      checkPemFile(r, path + ".client_key", t.client_key, base, "PRIVATE KEY") &&
+      t.client_key_password.empty()) {
+    // Without a password libcurl leaves OpenSSL to ask for one on the terminal, which
+    // would block the event loop at every new connection.
+    r.problem(path + ".client_key", t.client_key + " is encrypted; set client_key_password "
+                                    "(or client_key_password_file)");
+  }
   if (t.client_certificate.empty() != t.client_key.empty()) {
     r.problem(path, "client_certificate and client_key go together (mutual TLS)");
   }

@@ -25,9 +25,9 @@ struct RetryPolicy {
   bool limited() const { return max_attempts > 0 || max_elapsed.count() > 0; }
 };
 
-// HTTPS settings of one sink. Paths are read by libcurl each time it opens a connection, so
-// a certificate renewed in place (a re-mounted Kubernetes Secret) is used from the next
-// connection on without a restart.
+// HTTPS settings of one sink. libcurl reads the client certificate and key each time it
+// opens a connection and the CA bundle at least every 5 minutes, so material renewed in
+// place (a re-mounted Kubernetes Secret) is used without a restart.
 struct SinkTlsConfig {
   std::string ca_bundle;            // PEM CA certificates; empty: the system store
   std::string client_certificate;   // PEM, presented for mutual TLS; needs client_key

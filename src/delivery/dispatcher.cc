@@ -163,8 +163,8 @@ void Dispatcher::recordFailure(SinkRuntime& rt, const HttpResponse& r) {
     rt.next_tls_report = scheduler_.now() + std::chrono::minutes(1);
     // Not a passing outage: a wrong CA or a refused client certificate stays wrong until
     // the config or the sink changes, so say so at once rather than at the circuit.
-    spdlog::error("sink {}: TLS failed: {}; retrying (check the sink's tls settings: "
-                  "ca_bundle, client_certificate, client_key)",
+    spdlog::error("sink {}: TLS failed: {}; retrying (if it persists, check the sink's tls "
+                  "settings: ca_bundle, client_certificate, client_key)",
                   rt.settings.name, r.error);
   }
   if (!rt.circuit_open && rt.consecutive_failures >= rt.settings.circuit_failures) {

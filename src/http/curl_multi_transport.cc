@@ -69,15 +69,23 @@ void applyTls(CURL* e, const SinkTlsConfig& tls) {
   // Set even when empty: an explicit choice, not whatever the environment says.
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, tls.verify ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, tls.verify ? 2L : 0L);
-  if (!tls.ca_bundle.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, tls.ca_bundle.c_str());
+  if (!tls.ca_bundle.empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, tls.ca_bundle.c_str());
+    // Only the bundle: without this libcurl also trusts its built-in CA directory, i.e.
+    // every public CA, which is not what naming a private CA means.
+    curl_easy_setopt(e, CURLOPT_CAPATH, nullptr);
+    // libcurl caches a parsed CA file (a day by default); re-read it every 5 minutes so a
+    // renewed bundle takes effect without a restart.
+    curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 300L);
+  }
   if (!tls.client_certificate.empty()) {
     curl_easy_setopt(e, CURLOPT_SSLCERT, tls.client_certificate.c_str());
     curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
     curl_easy_setopt(e, CURLOPT_SSLKEY, tls.client_key.c_str());
     curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
-    if (!tls.client_key_password.empty()) {
-      curl_easy_setopt(e, CURLOPT_KEYPASSWD, tls.client_key_password.c_str());
-    }
+    // Always set: with no password libcurl lets OpenSSL prompt on the terminal, which
+    // would block the loop; an empty one makes an encrypted key a plain error instead.
+    curl_easy_setopt(e, CURLOPT_KEYPASSWD, tls.client_key_password.c_str());
   }
 }
 

@@ -30,9 +30,17 @@ void check(const std::map<std::string, std::string>& properties, const std::stri
       problems.push_back(path + "." + key + ": " + err.data());
       continue;
     }
-    if (namesAFile(key, value)) {
+    if (namesAFile(key, value) &&
+        (value.find('\n') != std::string::npos || value.find("-----BEGIN") != std::string::npos)) {
+      // "ssl.key.location_file" put a key where its path belongs: never echo it.
+      problems.push_back(path + "." + key + ": expects a file path, not PEM content "
+                         "(ssl.*.pem properties take the content)");
+    } else if (namesAFile(key, value)) {
+      // ssl.ca.location may also name a directory of hashed certificates.
+      std::error_code ec;
+      const bool directory = key == "ssl.ca.location" && std::filesystem::is_directory(value, ec);
       std::ifstream in(value);
-      if (!std::filesystem::is_regular_file(value) || !in) {
+      if (!directory && (!std::filesystem::is_regular_file(value, ec) || !in)) {
         problems.push_back(path + "." + key + ": cannot read " + value);
       }
     }

@@ -74,6 +74,14 @@ std::string tlsBlock(const std::string& ca, const std::string& cert = "",
   return y;
 }
 
+// Each in-flight request holds a connection, so the window is how many handshakes start at
+// once; a small one keeps them from crowding a two-core machine past the request timeout.
+ConfigOptions smallWindows() {
+  ConfigOptions options;
+  options.sink_max_in_flight = 32;
+  return options;
+}
+
 void stopGracefully(Pipeline& pl, std::size_t i) {
   pl.sluice(i).signal(SIGTERM);
   const auto status = pl.sluice(i).wait(30s);
@@ -94,10 +102,7 @@ TEST(Tls, DeliversOverHttpsAndMutualTls) {
   const auto a = pl.startSink("a", httpsFlags(certs));
   const auto b = pl.startSink("b", mutualTlsFlags(certs));
   const auto c = pl.startSink("c");  // plain HTTP beside them
-  ConfigOptions options;
-  // Each in-flight request holds a connection, so the window is how many handshakes start
-  // at once; a small one keeps them from crowding a two-core machine past the timeout.
-  options.sink_max_in_flight = 32;
+  ConfigOptions options = smallWindows();
   options.https_sinks = {"a", "b"};
   options.sink_extra["a"] = tlsBlock(certs.path("server-ca.crt"));
   options.sink_extra["b"] = tlsBlock(certs.path("server-ca.crt"), certs.path("client.crt"),
@@ -120,10 +125,7 @@ TEST(Tls, WrongCaFailsClearlyAndHoldsTheCommitUntilFixed) {
   const Certificates certs(fs::path(pl.dir()) / "certs");
   const auto a = pl.startSink("a", httpsFlags(certs));
   const auto b = pl.startSink("b");
-  ConfigOptions options;
-  // Each in-flight request holds a connection, so the window is how many handshakes start
-  // at once; a small one keeps them from crowding a two-core machine past the timeout.
-  options.sink_max_in_flight = 32;
+  ConfigOptions options = smallWindows();
   options.https_sinks = {"a"};
   options.sink_extra["a"] = tlsBlock(certs.path("other-ca.crt"));
   pl.startSluice(pl.writeConfig(options));
@@ -153,10 +155,7 @@ TEST(Tls, MutualTlsSinkRefusesSluiceWithoutAClientCertificate) {
   Pipeline pl("tls-no-client-cert", 1);
   const Certificates certs(fs::path(pl.dir()) / "certs");
   const auto a = pl.startSink("a", mutualTlsFlags(certs));
-  ConfigOptions options;
-  // Each in-flight request holds a connection, so the window is how many handshakes start
-  // at once; a small one keeps them from crowding a two-core machine past the timeout.
-  options.sink_max_in_flight = 32;
+  ConfigOptions options = smallWindows();
   options.https_sinks = {"a"};
   options.sink_extra["a"] = tlsBlock(certs.path("server-ca.crt"));  // no client certificate
   pl.startSluice(pl.writeConfig(options));

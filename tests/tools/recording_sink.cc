@@ -254,7 +254,10 @@ struct Conn {
   uint32_t events = 0;
   bool dead = false;
   std::unique_ptr<TlsSession> tls;  // HTTPS: every byte goes through it
-  bool tls_wants_write = false;     // the handshake or a read waits for a writable socket
+  // OpenSSL may need the opposite direction: a handshake or a read waiting for a writable
+  // socket, a write waiting for a readable one. Each is retried on the event it waits for.
+  bool tls_wants_write = false;  // handshake or read
+  bool tls_write_wants_read = false;
 };
 
 Conn& conn_of(http_parser* p) { return *static_cast<Conn*>(p->data); }
@@ -520,8 +523,11 @@ class Loop {
       // A client that gives up on a delayed answer must not be recorded.
       return close_conn(*c);
     }
-    if (ev.events & EPOLLOUT) flush_out(*c);
-    if ((ev.events & EPOLLIN) && !c->dead) on_readable(*c);
+    if (ev.events & EPOLLOUT) {
+      flush_out(*c);
+      if (c->tls_wants_write && c->tls && c->tls->established() && !c->dead) on_readable(*c);
+    }
+    if ((ev.events & EPOLLIN) && !c->dead) on_readable(*c);  // ends in flush_out
   }
 
   void on_signal() {
@@ -564,8 +570,12 @@ class Loop {
     size_t bytes = 0;
   };
 
-  IoResult from_tls(Conn& c, TlsResult r) {
-    c.tls_wants_write = r.status == TlsIo::kWantWrite;
+  IoResult from_tls(Conn& c, TlsResult r, bool writing) {
+    if (writing) {
+      c.tls_write_wants_read = r.status == TlsIo::kWantRead;
+    } else {
+      c.tls_wants_write = r.status == TlsIo::kWantWrite;
+    }
     switch (r.status) {
       case TlsIo::kOk:
         return {Io::kOk, r.bytes};
@@ -583,7 +593,7 @@ class Loop {
   }
 
   IoResult recv_some(Conn& c) {
-    if (c.tls) return from_tls(c, c.tls->read(read_buf_.data(), read_buf_.size()));
+    if (c.tls) return from_tls(c, c.tls->read(read_buf_.data(), read_buf_.size()), false);
     const ssize_t n = ::read(c.fd.get(), read_buf_.data(), read_buf_.size());
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return {Io::kWouldBlock};
     if (n <= 0) return {Io::kClosed};
@@ -591,7 +601,7 @@ class Loop {
   }
 
   IoResult send_some(Conn& c, const char* data, size_t len) {
-    if (c.tls) return from_tls(c, c.tls->write(data, len));
+    if (c.tls) return from_tls(c, c.tls->write(data, len), true);
     const ssize_t n = ::send(c.fd.get(), data, len, MSG_NOSIGNAL);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return {Io::kWouldBlock};
     if (n < 0) return {Io::kClosed};
@@ -752,7 +762,8 @@ class Loop {
       case ConnState::kClosing:
         break;
     }
-    if (!c.out.empty() || c.tls_wants_write) want |= EPOLLOUT;
+    if ((!c.out.empty() && !c.tls_write_wants_read) || c.tls_wants_write) want |= EPOLLOUT;
+    if (c.tls_write_wants_read) want |= EPOLLIN;
     if (c.tls && !c.tls->established()) want = c.tls_wants_write ? EPOLLOUT : EPOLLIN;
     if (want == c.events) return;
     epoll_event ev{};

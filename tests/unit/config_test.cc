@@ -230,6 +230,37 @@ sinks:
   std::filesystem::remove_all(dir);
 }
 
+TEST(Config, SinkTlsKeysAreNeverEchoedAndEncryptedOnesNeedAPassword) {
+  const auto dir = std::filesystem::temp_directory_path() / "sluice-config-tls-key-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "client.crt") << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir / "client.key") << "-----BEGIN PRIVATE KEY-----\nMIIsecret\n-----END PRIVATE KEY-----\n";
+  std::ofstream(dir / "encrypted.key")
+      << "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE\n-----END ENCRYPTED PRIVATE KEY-----\n";
+  std::ofstream(dir / "legacy.key") << "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+                                       "DEK-Info: AES-256-CBC,00\n\nMIIE\n-----END RSA PRIVATE KEY-----\n";
+  const std::string sinks = "kafka: {brokers: b, group: g, topics: t}\nsinks:\n";
+  auto sink = [&](const std::string& name, const std::string& tls) {
+    return "  - {name: " + name + ", url: \"https://" + name + "\", tls: {client_certificate: " +
+           (dir / "client.crt").string() + ", " + tls + "}}\n";
+  };
+  const auto p = problemsOf(sinks +
+                            // the _file rule reads the key into client_key: a mistake to catch
+                            sink("a", "client_key_file: " + (dir / "client.key").string()) +
+                            sink("b", "client_key: " + (dir / "encrypted.key").string()) +
+                            sink("c", "client_key: " + (dir / "legacy.key").string()) +
+                            sink("d", "client_key: " + (dir / "legacy.key").string() +
+                                          ", client_key_password: pw"));
+  EXPECT_TRUE(mentions(p, "sinks[0].tls.client_key: expects a file path, not PEM content"));
+  EXPECT_FALSE(mentions(p, "MIIsecret"));
+  EXPECT_TRUE(mentions(p, "sinks[1].tls.client_key: " + (dir / "encrypted.key").string() +
+                              " is encrypted; set client_key_password"));
+  EXPECT_TRUE(mentions(p, "sinks[2].tls.client_key: " + (dir / "legacy.key").string() +
+                              " is encrypted"));
+  EXPECT_FALSE(mentions(p, "sinks[3]"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Config, SinkTlsProblems) {
   const auto p = problemsOf(R"(
 kafka: {brokers: b, group: g, topics: t}

@@ -37,10 +37,21 @@ TEST(KafkaPropertyCheck, ReportsWhatLibrdkafkaWouldRefuseAtStart) {
   std::filesystem::remove(ca);
 }
 
-TEST(KafkaPropertyCheck, ProbeIsNotAFile) {
+TEST(KafkaPropertyCheck, CaLocationMayBeProbeOrADirectory) {
   Config c;
   c.kafka.properties = {{"ssl.ca.location", "probe"}};
   EXPECT_TRUE(checkKafkaProperties(c).empty());
+  c.kafka.properties = {{"ssl.ca.location", std::filesystem::temp_directory_path().string()}};
+  EXPECT_TRUE(checkKafkaProperties(c).empty());
+}
+
+TEST(KafkaPropertyCheck, PemContentWhereAPathBelongsIsNeverEchoed) {
+  Config c;
+  c.kafka.properties = {{"ssl.key.location", "-----BEGIN PRIVATE KEY-----\nMIIsecret\n"}};
+  const auto p = checkKafkaProperties(c);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_TRUE(mentions(p, "kafka.properties.ssl.key.location: expects a file path"));
+  EXPECT_FALSE(mentions(p, "MIIsecret"));
 }
 
 }  // namespace
