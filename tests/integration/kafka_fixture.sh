@@ -5,8 +5,10 @@ set -euo pipefail
 kafka="$(cd "$(dirname "$0")/../.." && pwd)/scripts/kafka-local"
 case "${1:-}" in
   start)
-    if "$kafka" status >/dev/null 2>&1; then
-      echo "kafka already running; leaving it as it is"
+    # Also reuse a broker another checkout (or anything else) serves at the tests' address.
+    bootstrap="${SLUICE_TEST_BOOTSTRAP:-127.0.0.1:9092}"
+    if "$kafka" status >/dev/null 2>&1 || kcat -L -b "$bootstrap" -m 5 >/dev/null 2>&1; then
+      echo "kafka already running at $bootstrap; leaving it as it is"
     else
       "$kafka" start
       touch "$2"
