@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   cli.add_option("--bytes", bytes);
   std::uint32_t window = 0;
   cli.add_option("--window", window, "every sink's max_in_flight (default: sluice's)");
+  std::vector<std::string> properties;
+  cli.add_option("--kafka-property", properties,
+                 "KEY=VALUE under kafka.properties (repeatable), e.g. queued.max.messages.kbytes=4096");
   cli.add_option("--delivery-yaml", delivery,
                  "extra keys inside delivery:, each line indented two spaces");
   CLI11_PARSE(cli, argc, argv);
@@ -46,6 +49,14 @@ int main(int argc, char** argv) {
   ConfigOptions options;
   options.delivery_extra = delivery;
   options.sink_max_in_flight = window;
+  for (const auto& p : properties) {
+    const auto eq = p.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "--kafka-property wants KEY=VALUE, got " << p << "\n";
+      return 2;
+    }
+    options.kafka_properties[p.substr(0, eq)] = p.substr(eq + 1);
+  }
   const auto i = pl.startSluice(pl.writeConfig(options));
   const pid_t pid = pl.sluice(i).pid();
   long rss = 0;

@@ -154,6 +154,9 @@ std::unique_ptr<CurlMultiTransport::Transfer> CurlMultiTransport::acquire(std::u
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout.count()));
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(c.timeout.count()));
+  // Sinks answer with a status and a few bytes; libcurl's default 16 KiB receive buffer per
+  // pooled handle would cost ~24 MiB across three sinks' default windows.
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
   curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf.data());
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &CurlMultiTransport::onHeader);
