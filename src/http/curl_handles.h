@@ -10,7 +10,6 @@ namespace sluice {
 
 using CurlEasyPtr = std::unique_ptr<CURL, FnDeleter<curl_easy_cleanup>>;
 using CurlMultiPtr = std::unique_ptr<CURLM, FnDeleter<curl_multi_cleanup>>;
-using CurlSlistPtr = std::unique_ptr<curl_slist, FnDeleter<curl_slist_free_all>>;
 
 // curl_global_init is not thread-safe and must precede every other curl call; one instance
 // lives in main() for the process's lifetime.

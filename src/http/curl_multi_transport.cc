@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 
 #include <array>
+#include <charconv>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -15,9 +16,16 @@ CurlGlobal::CurlGlobal() {
   }
 }
 
+// The per-request headers, after the sink's fixed ones.
+enum DynamicHeader { kIdempotencyKey, kTopic, kPartition, kOffset, kAttempt, kDynamicHeaders };
+
 struct CurlMultiTransport::Transfer {
   CurlEasyPtr easy;
-  CurlSlistPtr headers;
+  // The header list, built once per pooled handle and rewritten in place: libcurl only reads
+  // it, and curl_slist_append cost two allocations per header on every request. The fixed
+  // nodes point into the sink's fixed_headers, the last ones into `dynamic`.
+  std::vector<curl_slist> header_nodes;
+  std::array<std::string, kDynamicHeaders> dynamic;
   std::uint64_t token = 0;
   std::uint32_t sink = 0;
   std::string retry_after;
@@ -87,6 +95,13 @@ void applyTls(CURL* e, const SinkTlsConfig& tls) {
     // would block the loop; an empty one makes an encrypted key a plain error instead.
     curl_easy_setopt(e, CURLOPT_KEYPASSWD, tls.client_key_password.c_str());
   }
+}
+
+void appendNumber(std::string& out, std::int64_t value) {
+  std::array<char, 24> buf{};
+  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value);
+  (void)ec;  // 24 characters hold any int64
+  out.append(buf.data(), end);
 }
 
 bool startsWithNoCase(const char* data, size_t len, std::string_view prefix) {
@@ -163,6 +178,13 @@ std::unique_ptr<CurlMultiTransport::Transfer> CurlMultiTransport::acquire(std::u
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlMultiTransport::onBody);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  t->header_nodes.resize(slot.fixed_headers.size() + kDynamicHeaders);
+  for (std::size_t i = 0; i < t->header_nodes.size(); ++i) {
+    t->header_nodes[i].data =
+        i < slot.fixed_headers.size() ? const_cast<char*>(slot.fixed_headers[i].c_str()) : nullptr;
+    t->header_nodes[i].next = i + 1 < t->header_nodes.size() ? &t->header_nodes[i + 1] : nullptr;
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_nodes.data());
   applyTls(e, c.tls);
   if (c.http2) {
     const bool tls = c.url.rfind("https://", 0) == 0;
@@ -177,7 +199,6 @@ std::unique_ptr<CurlMultiTransport::Transfer> CurlMultiTransport::acquire(std::u
 }
 
 void CurlMultiTransport::release(std::unique_ptr<Transfer> t) {
-  t->headers.reset();
   t->retry_after.clear();
   t->errbuf[0] = '\0';
   sinks_[t->sink].idle.push_back(std::move(t));
@@ -193,27 +214,20 @@ void CurlMultiTransport::send(std::uint64_t token, const HttpRequest& r) {
     return;
   }
   t->token = token;
-  curl_slist* list = nullptr;
-  auto append = [&list](const std::string& line) {
-    if (curl_slist* next = curl_slist_append(list, line.c_str())) list = next;
-  };
-  for (const auto& h : sinks_[r.sink].fixed_headers) append(h);
-  std::string line;
-  line.reserve(96);
-  line.assign("Idempotency-Key: ").append(r.idempotency_key);
-  append(line);
-  line.assign("Sluice-Source-Topic: ").append(r.topic);
-  append(line);
-  line.assign("Sluice-Source-Partition: ").append(std::to_string(r.partition));
-  append(line);
-  line.assign("Sluice-Source-Offset: ").append(std::to_string(r.offset));
-  append(line);
-  line.assign("Sluice-Attempt: ").append(std::to_string(r.attempt));
-  append(line);
-  t->headers.reset(list);
+  auto& d = t->dynamic;
+  // assign/append reuse each string's capacity: no allocation once a handle is warm.
+  d[kIdempotencyKey].assign("Idempotency-Key: ").append(r.idempotency_key);
+  d[kTopic].assign("Sluice-Source-Topic: ").append(r.topic);
+  d[kPartition].assign("Sluice-Source-Partition: ");
+  appendNumber(d[kPartition], r.partition);
+  d[kOffset].assign("Sluice-Source-Offset: ");
+  appendNumber(d[kOffset], r.offset);
+  d[kAttempt].assign("Sluice-Attempt: ");
+  appendNumber(d[kAttempt], r.attempt);
+  curl_slist* dynamic_nodes = &t->header_nodes[t->header_nodes.size() - kDynamicHeaders];
+  for (std::size_t i = 0; i < kDynamicHeaders; ++i) dynamic_nodes[i].data = d[i].data();
 
   CURL* e = t->easy.get();
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
   // Zero-copy: the body is the Kafka message's payload, alive until the response.
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.empty() ? "" : r.body.data());
