@@ -650,6 +650,7 @@ MetricsSnapshot App::metricsSnapshot() const {
   s.dead_letters_by_reason = dead_letters_by_reason_;
   s.in_flight_events = in_flight_events_;
   s.in_flight_bytes = in_flight_bytes_;
+  s.held_events = held_.size();
   s.rebalances = consumer_.counters().rebalances;
   s.commit_failures = consumer_.counters().commit_failures;
   return s;

@@ -75,6 +75,11 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>& in_flight_bytes =
       prometheus::BuildGauge().Name("sluice_in_flight_bytes")
           .Help("Payload bytes of the events in flight").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& held =
+      prometheus::BuildGauge().Name("sluice_held_events")
+          .Help("Events invalid or given up on with no dead_letter topic to go to: each holds "
+                "its partition's commit until it is fixed by hand")
+          .Register(*registry);
   prometheus::Family<prometheus::Gauge>& paused =
       prometheus::BuildGauge().Name("sluice_paused_partitions")
           .Help("Assigned partitions sluice has paused (back-pressure, revoke, shutdown)")
@@ -191,6 +196,7 @@ std::string Metrics::render(const MetricsSnapshot& s) {
   }
   m.in_flight_events.Add({}).Set(static_cast<double>(s.in_flight_events));
   m.in_flight_bytes.Add({}).Set(static_cast<double>(s.in_flight_bytes));
+  m.held.Add({}).Set(static_cast<double>(s.held_events));
   double paused = 0;
   m.dropPartitionsNotIn(s.partitions);
   for (const auto& p : s.partitions) {

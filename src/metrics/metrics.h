@@ -35,6 +35,7 @@ struct MetricsSnapshot {
   std::map<std::string, std::uint64_t> dead_letters_by_reason;
   std::uint64_t in_flight_events = 0;
   std::uint64_t in_flight_bytes = 0;
+  std::uint64_t held_events = 0;  // undeliverable, no dead-letter topic: holding their commits
   std::uint64_t rebalances = 0;
   std::uint64_t commit_failures = 0;
 };

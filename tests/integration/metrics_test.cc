@@ -80,3 +80,31 @@ TEST(Metrics, ScrapeHealthAndReadinessFromTheLoop) {
 
 }  // namespace
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+TEST(Metrics, HeldEventsShowWhyACommitStands) {
+  Pipeline pl("metrics-held", 1);
+  const auto a = pl.startSink("a");
+  const int port = freePort();
+  ConfigOptions options;  // no dead_letter: an invalid event has nowhere to go
+  options.extra = "metrics: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n";
+  pl.startSluice(pl.writeConfig(options));
+  const auto offsets = produceRaw(pl.bootstrap(), pl.topic(), 0,
+                                  {{"ok", R"({"seq":1})", {}}, {"bad", "{\"seq\":", {}},
+                                   {"ok2", R"({"seq":2})", {}}});
+  ASSERT_TRUE(waitFor([&] { return pl.recordCount(a) >= 2; }, 30s)) << pl.sluiceLog(0);
+  const std::string committable =
+      "sluice_committable_offset{partition=\"0\",topic=\"" + pl.topic() + "\"}";
+  EXPECT_TRUE(waitFor([&] {
+    const std::string x = request(port, "GET", "/metrics").body;
+    return valueOf(x, "sluice_held_events") == 1 &&
+           valueOf(x, committable) == static_cast<double>(offsets[1]);
+  }, 20s, 200ms)) << request(port, "GET", "/metrics").body;
+  pl.sluice(0).signal(SIGTERM);
+  EXPECT_TRUE(pl.sluice(0).wait(30s).has_value());
+}
+
+}  // namespace
+}  // namespace sluice::testing

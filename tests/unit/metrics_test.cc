@@ -34,6 +34,7 @@ TEST(Metrics, PartitionSeriesFollowTheAssignment) {
   EXPECT_FALSE(has(text, "sluice_consumer_lag_messages{partition=\"1\""));
   EXPECT_FALSE(has(text, "sluice_committed_offset{partition=\"1\""));
   EXPECT_TRUE(has(text, "sluice_build_info{version=\"1.2.3\"} 1"));
+  EXPECT_TRUE(has(text, "sluice_held_events 0"));
 
   // Partition 0 moved to another replica: its series go, or sums over replicas double-count.
   s.partitions = {partition(1, 9, 4, 7)};

@@ -101,7 +101,13 @@ the config. Renders nothing otherwise.
 {{- end -}}
 {{- end -}}
 {{- $graceMs := 15000 -}}
+{{- if hasKey $cfg "shutdown_grace_ms_file" -}}
+{{- fail "config.sluice.shutdown_grace_ms_file: give shutdown_grace_ms as a number; the chart checks terminationGracePeriodSeconds against it" -}}
+{{- end -}}
 {{- if hasKey $cfg "shutdown_grace_ms" }}{{ $graceMs = $cfg.shutdown_grace_ms }}{{ end -}}
+{{- if not (or (kindIs "int" $graceMs) (kindIs "int64" $graceMs) (kindIs "float64" $graceMs)) -}}
+{{- fail (printf "config.sluice.shutdown_grace_ms is %q: give it as a number; the chart checks terminationGracePeriodSeconds against it" (toString $graceMs)) -}}
+{{- end -}}
 {{- $neededMs := add $graceMs 10000 -}}
 {{- $podMs := mul .Values.terminationGracePeriodSeconds 1000 -}}
 {{- if le $podMs $neededMs -}}
