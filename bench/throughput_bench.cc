@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   cli.add_option("--bytes", bytes);
   std::uint32_t window = 0;
   cli.add_option("--window", window, "every sink's max_in_flight (default: sluice's)");
+  std::uint32_t batch = 1;
+  cli.add_option("--batch", batch, "every sink's batch.max_events (default 1: no batching)");
   std::vector<std::string> properties;
   cli.add_option("--kafka-property", properties,
                  "KEY=VALUE under kafka.properties (repeatable), e.g. queued.max.messages.kbytes=4096");
@@ -49,6 +51,11 @@ int main(int argc, char** argv) {
   ConfigOptions options;
   options.delivery_extra = delivery;
   options.sink_max_in_flight = window;
+  if (batch > 1) {
+    for (const char* s : {"a", "b", "c"}) {
+      options.sink_extra[s] = "    batch: {max_events: " + std::to_string(batch) + "}\n";
+    }
+  }
   for (const auto& p : properties) {
     const auto eq = p.find('=');
     if (eq == std::string::npos) {
@@ -81,7 +88,7 @@ int main(int argc, char** argv) {
             << "delivered to 3 sinks: " << (complete ? "all" : "NOT ALL") << " in " << secs
             << " s = " << static_cast<long>(static_cast<double>(events) / secs)
             << " events/s (" << static_cast<long>(3.0 * static_cast<double>(events) / secs)
-            << " requests/s)\n"
+            << " deliveries/s" << (batch > 1 ? ", batched" : ", one request each") << ")\n"
             << "sluice cpu: " << cpu << " s (" << cpu / secs * 100 << "% of one core), "
             << static_cast<long>(static_cast<double>(events) / cpu) << " events per cpu-second\n"
             << "sluice peak rss: " << rss / 1024.0 << " MiB\n";

@@ -298,7 +298,8 @@ void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkCo
   if (!r.isMap(node, path)) return;
   r.rejectUnknown(node, path,
                   {"name", "url", "timeout_ms", "max_in_flight", "http2", "content_type",
-                   "headers", "retry", "statuses", "ordering", "circuit_failures", "tls"});
+                   "headers", "retry", "statuses", "ordering", "circuit_failures", "tls",
+                   "batch"});
   r.string(node, path, "name", s.name, true);
   r.string(node, path, "url", s.url, true);
   if (!s.url.empty() && s.url.rfind("http://", 0) != 0 && s.url.rfind("https://", 0) != 0) {
@@ -340,6 +341,14 @@ void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkCo
   }
   r.integer(node, path, "circuit_failures", s.circuit_failures, 1, 1'000'000);
   readSinkTls(r, node["tls"], path + ".tls", s, base);
+  if (const YAML::Node b = node["batch"]; b && r.isMap(b, path + ".batch")) {
+    r.rejectUnknown(b, path + ".batch", {"max_events", "max_bytes"});
+    r.integer(b, path + ".batch", "max_events", s.batch_max_events, 1, 10'000);
+    r.integer(b, path + ".batch", "max_bytes", s.batch_max_bytes, 1, 64LL << 20);
+    if (s.batch_max_events > 1 && s.ordering != Ordering::kUnordered) {
+      r.problem(path + ".batch", "needs ordering: unordered (a batch is retried as a whole)");
+    }
+  }
   for (const auto& [name, value] : s.headers) {
     (void)value;
     std::string lower;
@@ -595,6 +604,10 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin) {
       }
       if (!s.name.empty() && !names.insert(s.name).second) {
         r.problem(path + ".name", "'" + s.name + "' is used by another sink");
+      }
+      if (s.batch_max_events > 1 && !c.validation.json) {
+        r.problem(path + ".batch", "needs validation.json: true (a batch is a JSON array of the "
+                                   "events, so each must be JSON)");
       }
       c.sinks.push_back(std::move(s));
     }

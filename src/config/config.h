@@ -50,6 +50,11 @@ struct SinkConfig {
   StatusPolicy statuses;
   Ordering ordering = Ordering::kUnordered;
   std::uint32_t circuit_failures = 5;  // consecutive failures before probing one at a time
+  // More than one: up to this many queued events of one partition go in one request, as a
+  // JSON array (see proto/sink.openapi.yaml). Batches form only from what is already
+  // waiting, so a sink that keeps up still gets events one by one, without added latency.
+  std::uint32_t batch_max_events = 1;
+  std::uint64_t batch_max_bytes = 1 << 20;  // of event bodies in one batch
   SinkTlsConfig tls;
 };
 

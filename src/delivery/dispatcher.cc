@@ -3,12 +3,21 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <string>
+
+#include "delivery/idempotency_key.h"
 
 namespace sluice {
 namespace {
 
 // Retry-After can ask for anything; a sink must not be able to park an event for a day.
 constexpr std::chrono::milliseconds kMaxRetryAfter{300'000};
+
+std::uint64_t fnv1a64(std::string_view data) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const char c : data) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return h;
+}
 
 std::string describe(const HttpResponse& r) {
   if (r.failure != TransportFailure::kNone) return r.error;
@@ -87,44 +96,110 @@ void Dispatcher::pump(std::uint32_t sink) {
     }
     const std::uint64_t token = rt.ready.front();
     rt.ready.pop_front();
-    auto it = deliveries_.find(token);
-    if (it == deliveries_.end()) continue;  // abandoned while queued
+    if (!deliveries_.contains(token)) continue;  // abandoned while queued
     --rt.waiting;
-    start(token, it->second);
+    start(sink, takeBatch(rt, token));
   }
   rt.pumping = false;
 }
 
-void Dispatcher::start(std::uint64_t token, Delivery& d) {
-  SinkRuntime& rt = sinks_[d.sink];
-  const Event& ev = *events_.at(d.event_id).event;
-  d.state = DeliveryState::kInFlight;
-  if (d.attempt++ == 0) d.first_attempt = scheduler_.now();
+std::vector<std::uint64_t> Dispatcher::takeBatch(SinkRuntime& rt, std::uint64_t first) {
+  std::vector<std::uint64_t> tokens{first};
+  // An open circuit probes with single events: a probe is to learn, not to deliver.
+  if (rt.settings.batch_max_events <= 1 || rt.circuit_open) return tokens;
+  const Event& head = *events_.at(deliveries_.at(first).event_id).event;
+  std::uint64_t bytes = head.body.size();
+  // Only the run of the same partition at the front of the queue: a batch belongs to one
+  // partition, so abandoning a partition never splits one, and no search through the queue.
+  while (tokens.size() < rt.settings.batch_max_events && !rt.ready.empty()) {
+    const std::uint64_t next = rt.ready.front();
+    auto it = deliveries_.find(next);
+    if (it == deliveries_.end()) {
+      rt.ready.pop_front();
+      continue;
+    }
+    const Event& ev = *events_.at(it->second.event_id).event;
+    if (ev.partition != head.partition || bytes + ev.body.size() > rt.settings.batch_max_bytes) {
+      break;
+    }
+    rt.ready.pop_front();
+    --rt.waiting;
+    bytes += ev.body.size();
+    tokens.push_back(next);
+  }
+  return tokens;
+}
+
+void Dispatcher::start(std::uint32_t sink, std::vector<std::uint64_t> tokens) {
+  SinkRuntime& rt = sinks_[sink];
+  const std::uint64_t id = next_request_++;
+  const TimePoint now = scheduler_.now();
+  for (const std::uint64_t token : tokens) {
+    Delivery& d = deliveries_.at(token);
+    d.state = DeliveryState::kInFlight;
+    d.request = id;
+    if (d.attempt++ == 0) d.first_attempt = now;
+  }
   ++rt.in_flight;
+  rt.in_flight_events += tokens.size();
   ++rt.counters.attempts;
+  const Delivery& first = deliveries_.at(tokens.front());
+  const Event& ev = *events_.at(first.event_id).event;
   HttpRequest req;
-  req.sink = d.sink;
-  req.body = ev.body;
-  req.idempotency_key = ev.idempotency_key;
+  req.sink = sink;
   req.topic = ev.partition->topic;
   req.partition = ev.partition->partition;
   req.offset = ev.offset;
-  req.attempt = d.attempt;
-  transport_->send(token, req);
+  req.attempt = first.attempt;
+  Request& r = requests_[id];
+  r.sink = sink;
+  if (tokens.size() == 1) {
+    req.body = ev.body;  // zero-copy: the Kafka message outlives the request
+    req.idempotency_key = ev.idempotency_key;
+  } else {
+    r.body.push_back('[');
+    for (const std::uint64_t token : tokens) {
+      const Delivery& d = deliveries_.at(token);
+      const Event& e = *events_.at(d.event_id).event;
+      if (r.body.size() > 1) {
+        r.body.push_back(',');
+        r.keys.append(", ");
+        r.offsets.append(", ");
+      }
+      r.body.append(e.body);
+      r.keys.append(e.idempotency_key);
+      r.offsets.append(std::to_string(e.offset));
+      req.attempt = std::max(req.attempt, d.attempt);
+    }
+    r.body.push_back(']');
+    // The same events in the same order give the same key, so a batch retried as it was is
+    // recognisable as a whole too; each event's own key is in batch_keys.
+    r.key = toSfString("batch/" + std::string(ev.partition->topic) + "/" +
+                       std::to_string(ev.partition->partition) + "/" +
+                       std::to_string(ev.offset) + "/" + std::to_string(tokens.size()) + "/" +
+                       std::to_string(fnv1a64(r.keys)));
+    req.body = r.body;
+    req.idempotency_key = r.key;
+    req.batch_keys = r.keys;
+    req.batch_offsets = r.offsets;
+  }
+  r.deliveries = std::move(tokens);
+  // May answer at once (a request that could not start), which erases `r`.
+  transport_->send(id, req);
 }
 
-void Dispatcher::onResponse(std::uint64_t token, const HttpResponse& response) {
-  auto it = deliveries_.find(token);
-  if (it == deliveries_.end()) return;  // cancelled
-  Delivery& d = it->second;
-  const std::uint32_t sink = d.sink;
+void Dispatcher::onResponse(std::uint64_t id, const HttpResponse& response) {
+  auto rit = requests_.find(id);
+  if (rit == requests_.end()) return;  // cancelled
+  const Request request = std::move(rit->second);
+  requests_.erase(rit);
+  const std::uint32_t sink = request.sink;
   SinkRuntime& rt = sinks_[sink];
   --rt.in_flight;
   if (observer_) observer_(sink, response);
 
   const Verdict verdict = rt.settings.statuses.classify(response);
   if (verdict == Verdict::kAccepted) {
-    ++rt.counters.delivered;
     rt.consecutive_failures = 0;
     if (rt.circuit_open) {
       rt.circuit_open = false;
@@ -132,10 +207,27 @@ void Dispatcher::onResponse(std::uint64_t token, const HttpResponse& response) {
       rt.probe_timer = 0;
       spdlog::info("sink {}: accepting again; circuit closed", rt.settings.name);
     }
-    finishDelivery(token);
   } else {
     ++rt.counters.failed_attempts;
     recordFailure(rt, response);
+  }
+  for (const std::uint64_t token : request.deliveries) {
+    onDeliveryResponse(token, rt, verdict, response);
+  }
+  pump(sink);
+}
+
+void Dispatcher::onDeliveryResponse(std::uint64_t token, SinkRuntime& rt, Verdict verdict,
+                                    const HttpResponse& response) {
+  auto it = deliveries_.find(token);
+  if (it == deliveries_.end()) return;
+  Delivery& d = it->second;
+  --rt.in_flight_events;
+  d.request = 0;
+  if (verdict == Verdict::kAccepted) {
+    ++rt.counters.delivered;
+    finishDelivery(token);
+  } else {
     const RetryPolicy& policy = rt.settings.retry;
     const bool exhausted =
         verdict == Verdict::kPermanent ||
@@ -154,7 +246,6 @@ void Dispatcher::onResponse(std::uint64_t token, const HttpResponse& response) {
       scheduleRetry(token, d, response, exhausted);
     }
   }
-  pump(sink);
 }
 
 void Dispatcher::recordFailure(SinkRuntime& rt, const HttpResponse& r) {
@@ -257,10 +348,20 @@ void Dispatcher::dropDelivery(std::uint64_t token) {
     rt.backlog_bytes -= eit->second.event->body.size();
   }
   switch (d.state) {
-    case DeliveryState::kInFlight:
-      transport_->cancel(token);
-      --rt.in_flight;
+    case DeliveryState::kInFlight: {
+      --rt.in_flight_events;
+      // The request goes on for the rest of a batch; cancelled once nobody waits for it.
+      auto rit = requests_.find(d.request);
+      if (rit != requests_.end()) {
+        std::erase(rit->second.deliveries, token);
+        if (rit->second.deliveries.empty()) {
+          transport_->cancel(d.request);
+          requests_.erase(rit);
+          --rt.in_flight;
+        }
+      }
       break;
+    }
     case DeliveryState::kBackingOff:
       scheduler_.cancel(d.retry_timer);
       --rt.backing_off;

@@ -37,6 +37,8 @@ class Dispatcher final : public HttpResponseHandler {
     StatusPolicy statuses;
     Ordering ordering = Ordering::kUnordered;
     std::uint32_t circuit_failures = 5;
+    std::uint32_t batch_max_events = 1;  // 1: one request per event
+    std::uint64_t batch_max_bytes = 1 << 20;
   };
   using DoneCallback = std::function<void(EventPtr)>;
 
@@ -65,8 +67,9 @@ class Dispatcher final : public HttpResponseHandler {
   const std::string& sinkName(std::size_t i) const { return sinks_[i].settings.name; }
   const SinkCounters& counters(std::size_t i) const { return sinks_[i].counters; }
   std::size_t sinkBacklog(std::size_t i) const {
-    return sinks_[i].waiting + sinks_[i].in_flight + sinks_[i].backing_off;
+    return sinks_[i].waiting + sinks_[i].in_flight_events + sinks_[i].backing_off;
   }
+  // Requests in flight (a batch is one).
   std::uint32_t sinkInFlight(std::size_t i) const { return sinks_[i].in_flight; }
   // Payload bytes of the events sink i has not accepted yet.
   std::uint64_t sinkBacklogBytes(std::size_t i) const { return sinks_[i].backlog_bytes; }
@@ -87,6 +90,13 @@ class Dispatcher final : public HttpResponseHandler {
     Scheduler::TimerId retry_timer = 0;
     TimePoint first_attempt{};
     bool warned_stuck = false;
+    std::uint64_t request = 0;  // while in flight
+  };
+  // One HTTP request: one delivery, or a batch of one partition's deliveries to one sink.
+  struct Request {
+    std::uint32_t sink = 0;
+    std::vector<std::uint64_t> deliveries;  // tokens; a dropped one leaves the list
+    std::string body, keys, offsets, key;   // a batch's own; a single event's are views
   };
   struct EventEntry {
     EventPtr event;
@@ -110,7 +120,8 @@ class Dispatcher final : public HttpResponseHandler {
     std::deque<std::uint64_t> ready;  // tokens waiting for a window slot
     std::unordered_map<LaneKey, std::deque<std::uint64_t>, LaneKeyHash> lanes;
     std::size_t waiting = 0;  // queued in `ready` or behind a lane head
-    std::uint32_t in_flight = 0;
+    std::uint32_t in_flight = 0;         // requests: the window counts these
+    std::size_t in_flight_events = 0;  // deliveries in those requests
     std::uint32_t backing_off = 0;
     std::uint64_t backlog_bytes = 0;
     bool pumping = false;
@@ -127,7 +138,11 @@ class Dispatcher final : public HttpResponseHandler {
   }
   std::optional<LaneKey> laneOf(const SinkRuntime& rt, const Event& e) const;
   void pump(std::uint32_t sink);
-  void start(std::uint64_t token, Delivery& d);
+  // Takes the next request's deliveries off the ready queue: one, or a batch.
+  std::vector<std::uint64_t> takeBatch(SinkRuntime& rt, std::uint64_t first);
+  void start(std::uint32_t sink, std::vector<std::uint64_t> tokens);
+  void onDeliveryResponse(std::uint64_t token, SinkRuntime& rt, Verdict verdict,
+                          const HttpResponse& response);
   void retryDue(std::uint64_t token);
   void scheduleRetry(std::uint64_t token, Delivery& d, const HttpResponse& r, bool exhausted);
   void finishDelivery(std::uint64_t token);
@@ -144,7 +159,9 @@ class Dispatcher final : public HttpResponseHandler {
   AttemptObserver observer_;
   std::unordered_map<std::uint64_t, EventEntry> events_;
   std::unordered_map<std::uint64_t, Delivery> deliveries_;
+  std::unordered_map<std::uint64_t, Request> requests_;  // by the transport's token
   std::uint64_t next_event_id_ = 1;
+  std::uint64_t next_request_ = 1;
 };
 
 }  // namespace sluice

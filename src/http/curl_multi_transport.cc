@@ -16,8 +16,11 @@ CurlGlobal::CurlGlobal() {
   }
 }
 
-// The per-request headers, after the sink's fixed ones.
-enum DynamicHeader { kIdempotencyKey, kTopic, kPartition, kOffset, kAttempt, kDynamicHeaders };
+// The per-request headers, after the sink's fixed ones. kBatchKeys only goes out with a
+// batch, so it is last: a single event's list ends at kOffset.
+enum DynamicHeader {
+  kIdempotencyKey, kTopic, kPartition, kAttempt, kOffset, kBatchKeys, kDynamicHeaders
+};
 
 struct CurlMultiTransport::Transfer {
   CurlEasyPtr easy;
@@ -220,12 +223,19 @@ void CurlMultiTransport::send(std::uint64_t token, const HttpRequest& r) {
   d[kTopic].assign("Sluice-Source-Topic: ").append(r.topic);
   d[kPartition].assign("Sluice-Source-Partition: ");
   appendNumber(d[kPartition], r.partition);
-  d[kOffset].assign("Sluice-Source-Offset: ");
-  appendNumber(d[kOffset], r.offset);
   d[kAttempt].assign("Sluice-Attempt: ");
   appendNumber(d[kAttempt], r.attempt);
+  const bool batch = !r.batch_keys.empty();
+  if (batch) {
+    d[kOffset].assign("Sluice-Source-Offsets: ").append(r.batch_offsets);
+    d[kBatchKeys].assign("Sluice-Idempotency-Keys: ").append(r.batch_keys);
+  } else {
+    d[kOffset].assign("Sluice-Source-Offset: ");
+    appendNumber(d[kOffset], r.offset);
+  }
   curl_slist* dynamic_nodes = &t->header_nodes[t->header_nodes.size() - kDynamicHeaders];
   for (std::size_t i = 0; i < kDynamicHeaders; ++i) dynamic_nodes[i].data = d[i].data();
+  dynamic_nodes[kOffset].next = batch ? &dynamic_nodes[kBatchKeys] : nullptr;
 
   CURL* e = t->easy.get();
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));

@@ -17,6 +17,12 @@ struct HttpRequest {
   std::int32_t partition = 0;
   std::int64_t offset = 0;
   std::uint32_t attempt = 1;
+  // A batch (several events of one partition, `body` a JSON array of them): the events'
+  // keys as an sf-list of sf-strings and their offsets as an sf-list of integers, both in
+  // body order; idempotency_key and offset then name the batch and its first event. Empty
+  // for a single event.
+  std::string_view batch_keys;
+  std::string_view batch_offsets;
 };
 
 // kTls: handshake or certificate problems, which (unlike a refused connection) usually mean a

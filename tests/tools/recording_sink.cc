@@ -10,6 +10,10 @@
 //   arrival_unix_micros status
 // Header values are verbatim (Idempotency-Key keeps its sf-string quotes)
 // except that tabs and newlines become spaces; absent headers are "-".
+// A batch (a JSON array body with Sluice-Idempotency-Keys and
+// Sluice-Source-Offsets lists) is recorded as one line per element, each with
+// its own key, offset, hash and length; a batch whose parts do not match gets
+// 400.
 // arrival is when the whole request had been read; the line is written when
 // the answer is queued, so a client that gives up on a delayed answer is not
 // recorded.
@@ -53,6 +57,7 @@
 #include <utility>
 #include <vector>
 
+#include "batch_body.h"
 #include "tls_server.h"
 #include "util/unique_fd.h"
 
@@ -165,10 +170,15 @@ class RecordWriter {
   std::string buf_;
 };
 
-enum Slot : int { kKey, kTopic, kPartition, kOffset, kAttempt, kExpect, kSlotCount };
+enum Slot : int {
+  kKey, kTopic, kPartition, kOffset, kAttempt, kExpect, kBatchKeys, kBatchOffsets, kSlotCount
+};
 constexpr std::array<std::string_view, kSlotCount> kSlotNames = {
     "idempotency-key", "sluice-source-topic", "sluice-source-partition",
-    "sluice-source-offset", "sluice-attempt", "expect"};
+    "sluice-source-offset", "sluice-attempt", "expect", "sluice-idempotency-keys",
+    "sluice-source-offsets"};
+// A batch's lists hold a key and an offset per event.
+constexpr size_t kMaxListValue = 4 << 20;
 
 int find_slot(std::string_view name) {
   for (int i = 0; i < kSlotCount; ++i) {
@@ -193,6 +203,10 @@ struct Request {
   uint64_t body_len = 0;
   bool too_large = false;
   int64_t arrival_us = 0;
+  // A batch (Sluice-Idempotency-Keys present): its body is kept to be split into events,
+  // each recorded on its own line with its own key and offset.
+  std::string body;
+  std::vector<std::string_view> batch_events, batch_keys, batch_offsets;
 
   void reset() {
     url.clear();
@@ -204,7 +218,12 @@ struct Request {
     body_hash = kFnvOffset;
     body_len = 0;
     too_large = false;
+    body.clear();
+    batch_events.clear();
+    batch_keys.clear();
+    batch_offsets.clear();
   }
+  bool is_batch() const { return seen[kBatchKeys]; }
   void begin_value() {
     in_value = true;
     slot = find_slot(field);
@@ -282,7 +301,8 @@ int on_header_value(http_parser* p, const char* at, size_t len) {
   if (!r.in_value) r.begin_value();
   if (r.slot >= 0) {
     auto& v = r.value[static_cast<size_t>(r.slot)];
-    v.append(at, std::min(len, kMaxHeaderValue - std::min(v.size(), kMaxHeaderValue)));
+    const size_t cap = r.slot == kBatchKeys || r.slot == kBatchOffsets ? kMaxListValue : kMaxHeaderValue;
+    v.append(at, std::min(len, cap - std::min(v.size(), cap)));
   }
   return 0;
 }
@@ -312,6 +332,7 @@ int on_body(http_parser* p, const char* at, size_t len) {
   uint64_t h = r.body_hash;
   for (size_t i = 0; i < len; ++i) h = (h ^ static_cast<unsigned char>(at[i])) * kFnvPrime;
   r.body_hash = h;
+  if (r.is_batch()) r.body.append(at, len);
   return 0;
 }
 // Pausing after every request lets the loop decide its fate (and maybe stop
@@ -370,22 +391,63 @@ void append_field(std::string& out, const Request& r, Slot s) {
     if (out[i] == '\t' || out[i] == '\n' || out[i] == '\r') out[i] = ' ';
 }
 
-void append_record(std::string& out, const Request& r, int status) {
-  for (Slot s : {kKey, kTopic, kPartition, kOffset, kAttempt}) {
-    append_field(out, r, s);
-    out += '\t';
-  }
+void append_tail(std::string& out, uint64_t hash, uint64_t len, const Request& r, int status) {
   char hex[16];
   static constexpr char kDigits[] = "0123456789abcdef";
-  for (int i = 0; i < 16; ++i) hex[15 - i] = kDigits[(r.body_hash >> (4 * i)) & 0xf];
+  for (int i = 0; i < 16; ++i) hex[15 - i] = kDigits[(hash >> (4 * i)) & 0xf];
   out.append(hex, sizeof hex);
   out += '\t';
-  append_number(out, r.body_len);
+  append_number(out, len);
   out += '\t';
   append_number(out, r.arrival_us);
   out += '\t';
   append_number(out, status);
   out += '\n';
+}
+
+void append_clean(std::string& out, std::string_view v) {
+  for (char ch : v) out += (ch == '\t' || ch == '\n' || ch == '\r') ? ' ' : ch;
+}
+
+// One line per accepted event: a batch gives one per element, with its own key and offset.
+void append_record(std::string& out, const Request& r, int status) {
+  if (!r.is_batch()) {
+    for (Slot s : {kKey, kTopic, kPartition, kOffset, kAttempt}) {
+      append_field(out, r, s);
+      out += '\t';
+    }
+    return append_tail(out, r.body_hash, r.body_len, r, status);
+  }
+  for (size_t i = 0; i < r.batch_events.size(); ++i) {
+    append_clean(out, r.batch_keys[i]);
+    out += '\t';
+    append_field(out, r, kTopic);
+    out += '\t';
+    append_field(out, r, kPartition);
+    out += '\t';
+    append_clean(out, r.batch_offsets[i]);
+    out += '\t';
+    append_field(out, r, kAttempt);
+    out += '\t';
+    uint64_t h = kFnvOffset;
+    for (char ch : r.batch_events[i]) h = (h ^ static_cast<unsigned char>(ch)) * kFnvPrime;
+    append_tail(out, h, r.batch_events[i].size(), r, status);
+  }
+}
+
+// Splits a batch into its events; false when the body and the lists do not match up.
+bool parse_batch(Request& r) {
+  auto events = splitJsonArray(r.body);
+  auto keys = splitSfList(r.value[kBatchKeys]);
+  auto offsets = splitSfList(r.value[kBatchOffsets]);
+  if (!events || !keys || !offsets || events->empty() || keys->size() != events->size() ||
+      offsets->size() != events->size()) {
+    return false;
+  }
+  r.batch_events = std::move(*events);
+  r.batch_keys = std::move(*keys);
+  r.batch_offsets = std::move(*offsets);
+  return true;
 }
 
 bool is_2xx(int status) { return status >= 200 && status < 300; }
@@ -685,6 +747,13 @@ class Loop {
       return answer(c, Reply{.status = 405, .close = close});
     }
 
+    // A batch that does not split into as many events as keys and offsets is refused
+    // before any fault is drawn: sluice sent something malformed.
+    if (r.is_batch() && !parse_batch(r)) {
+      log("malformed batch: %zu body bytes, keys '%.60s', offsets '%.60s'", r.body.size(),
+          r.value[kBatchKeys].c_str(), r.value[kBatchOffsets].c_str());
+      return answer(c, Reply{.status = 400, .close = close});
+    }
     Reply reply{.status = 200, .record = true, .close = close};
     double u = draw();
     if (u < opt_.hang_share) {

@@ -289,6 +289,29 @@ TEST(Config, MetricsListenNeedsAnAddressAndAPort) {
   }
 }
 
+TEST(Config, BatchingNeedsUnorderedJsonEvents) {
+  const Config c = parseConfig(R"(
+kafka: {brokers: b, group: g, topics: t}
+sinks:
+  - {name: a, url: "http://a", batch: {max_events: 100, max_bytes: 65536}}
+  - {name: b, url: "http://b"}
+)", "test.yaml");
+  EXPECT_EQ(c.sinks[0].batch_max_events, 100u);
+  EXPECT_EQ(c.sinks[0].batch_max_bytes, 65536u);
+  EXPECT_EQ(c.sinks[1].batch_max_events, 1u);  // off by default
+  const auto p = problemsOf(R"(
+kafka: {brokers: b, group: g, topics: t}
+validation: {json: false}
+sinks:
+  - {name: a, url: "http://a", ordering: key, batch: {max_events: 10}}
+  - {name: b, url: "http://b", batch: {max_events: 0, linger_ms: 5}}
+)");
+  EXPECT_TRUE(mentions(p, "sinks[0].batch: needs ordering: unordered"));
+  EXPECT_TRUE(mentions(p, "sinks[0].batch: needs validation.json: true"));
+  EXPECT_TRUE(mentions(p, "sinks[1].batch.max_events: must be between 1 and 10000"));
+  EXPECT_TRUE(mentions(p, "sinks[1].batch.linger_ms: unknown key"));
+}
+
 TEST(Config, RequiresSinks) {
   const auto p = problemsOf("kafka: {brokers: b, group: g, topics: t}\n");
   EXPECT_TRUE(mentions(p, "sinks: is required"));

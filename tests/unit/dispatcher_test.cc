@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <vector>
 
 namespace sluice {
@@ -55,10 +56,13 @@ class FakeTransport final : public HttpTransport {
     std::uint32_t attempt;
     std::string key;
     std::string body;
+    std::string batch_keys;
+    std::string batch_offsets;
   };
   void send(std::uint64_t token, const HttpRequest& r) override {
     open.push_back({token, r.sink, r.offset, r.attempt, std::string(r.idempotency_key),
-                    std::string(r.body)});
+                    std::string(r.body), std::string(r.batch_keys),
+                    std::string(r.batch_offsets)});
     ++sent_total;
   }
   void cancel(std::uint64_t token) override {
@@ -366,6 +370,112 @@ TEST_F(DispatcherTest, KeyOrderingSerializesEachKeyButNotAcrossKeys) {
   scheduler.advance(std::chrono::milliseconds(1001));
   ASSERT_EQ(transport.open.size(), 2u);
   EXPECT_EQ(transport.open[1].offset, 0);  // the retry of x@0, before x@2
+}
+
+
+Dispatcher::SinkSettings batching(Dispatcher::SinkSettings s, std::uint32_t events,
+                                  std::uint64_t bytes = 1 << 20) {
+  s.batch_max_events = events;
+  s.batch_max_bytes = bytes;
+  return s;
+}
+
+TEST_F(DispatcherTest, BatchesFormFromWhatWaitsUpToTheLimitsOnePartitionEach) {
+  make({batching(sink("a", 1), 3)});
+  auto other = std::make_shared<PartitionState>("t", 1);
+  for (int i = 1; i <= 6; ++i) dispatcher->dispatch(event(i));
+  auto q = event(7);
+  q->partition = other;
+  dispatcher->dispatch(std::move(q));
+  // Event 1 found the window free and nothing waiting: it went alone, without waiting.
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.open[0].body, "{\"n\":1}");
+  EXPECT_TRUE(transport.open[0].batch_keys.empty());
+  EXPECT_EQ(dispatcher->sinkBacklog(0), 7u);
+  transport.answer(*dispatcher, 0, 200);
+  ASSERT_EQ(transport.open.size(), 1u);
+  const auto batch = transport.open[0];
+  EXPECT_EQ(batch.body, "[{\"n\":2},{\"n\":3},{\"n\":4}]");
+  EXPECT_EQ(batch.batch_keys, "\"t/0/2\", \"t/0/3\", \"t/0/4\"");
+  EXPECT_EQ(batch.batch_offsets, "2, 3, 4");
+  EXPECT_EQ(batch.offset, 2);
+  EXPECT_EQ(dispatcher->sinkInFlight(0), 1u);  // one request
+  EXPECT_EQ(dispatcher->sinkBacklog(0), 6u);   // six events not accepted yet
+  transport.answer(*dispatcher, 0, 200);
+  EXPECT_EQ(done, (std::vector<std::int64_t>{1, 2, 3, 4}));
+  // The rest of partition 0 (two events), then partition 1's event on its own.
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.open[0].batch_offsets, "5, 6");
+  transport.answer(*dispatcher, 0, 200);
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.open[0].body, "{\"n\":7}");
+  transport.answer(*dispatcher, 0, 200);
+  EXPECT_EQ(done.size(), 7u);
+  EXPECT_EQ(dispatcher->counters(0).delivered, 7u);
+  EXPECT_EQ(dispatcher->counters(0).attempts, 4u);  // requests
+}
+
+TEST_F(DispatcherTest, BatchBytesLimitSplitsBatches) {
+  make({batching(sink("a", 1), 100, 16)});  // each body is 7 bytes: two fit in 16
+  for (int i = 1; i <= 5; ++i) dispatcher->dispatch(event(i));
+  transport.answer(*dispatcher, 0, 200);
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.open[0].batch_offsets, "2, 3");
+  transport.answer(*dispatcher, 0, 200);
+  EXPECT_EQ(transport.open[0].batch_offsets, "4, 5");
+}
+
+TEST_F(DispatcherTest, FailedBatchRetriesEveryEventAndCountsOneFailedAttempt) {
+  make({batching(sink("a", 1), 10)});
+  for (int i = 1; i <= 4; ++i) dispatcher->dispatch(event(i));
+  transport.answer(*dispatcher, 0, 200);  // event 1 alone
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.open[0].batch_offsets, "2, 3, 4");
+  transport.answer(*dispatcher, 0, 503);
+  EXPECT_EQ(dispatcher->counters(0).failed_attempts, 1u);
+  EXPECT_EQ(dispatcher->sinkBacklog(0), 3u);
+  scheduler.advance(std::chrono::milliseconds(2000));  // every backoff has run out
+  // Back as a batch (or batches): every event again, each on its second attempt.
+  std::set<std::int64_t> resent;
+  while (!transport.open.empty()) {
+    const auto s = transport.answer(*dispatcher, 0, 200);
+    EXPECT_EQ(s.attempt, 2u);
+    for (auto offset : {2, 3, 4}) {
+      if (s.batch_offsets.find(std::to_string(offset)) != std::string::npos ||
+          s.offset == offset) {
+        resent.insert(offset);
+      }
+    }
+  }
+  EXPECT_EQ(resent, (std::set<std::int64_t>{2, 3, 4}));
+  EXPECT_EQ(done.size(), 4u);
+}
+
+TEST_F(DispatcherTest, PermanentBatchAnswerGivesUpEachEvent) {
+  make({batching(sink("a", 1), 10)}, /*can_give_up=*/true);
+  for (int i = 1; i <= 3; ++i) dispatcher->dispatch(event(i));
+  transport.answer(*dispatcher, 0, 200);
+  transport.answer(*dispatcher, 0, 422);
+  ASSERT_EQ(done, (std::vector<std::int64_t>{1, 2, 3}));
+  for (std::size_t i = 1; i < 3; ++i) {
+    ASSERT_EQ(failures[i].size(), 1u);
+    EXPECT_STREQ(failures[i][0].reason, "permanent_status");
+  }
+  EXPECT_EQ(dispatcher->counters(0).gave_up, 2u);
+}
+
+TEST_F(DispatcherTest, AbandoningAPartitionCancelsItsBatchOnce) {
+  make({batching(sink("a", 1), 10)});
+  for (int i = 1; i <= 4; ++i) dispatcher->dispatch(event(i));
+  transport.answer(*dispatcher, 0, 200);
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(dispatcher->abandon(partition.get()).size(), 3u);
+  EXPECT_EQ(transport.cancelled, 1u);
+  EXPECT_TRUE(transport.open.empty());
+  EXPECT_EQ(dispatcher->sinkInFlight(0), 0u);
+  EXPECT_EQ(dispatcher->sinkBacklog(0), 0u);
+  dispatcher->dispatch(event(9));  // the window is free again
+  EXPECT_EQ(transport.open.size(), 1u);
 }
 
 }  // namespace
