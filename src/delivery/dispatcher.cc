@@ -106,9 +106,13 @@ void Dispatcher::pump(std::uint32_t sink) {
 std::vector<std::uint64_t> Dispatcher::takeBatch(SinkRuntime& rt, std::uint64_t first) {
   std::vector<std::uint64_t> tokens{first};
   // An open circuit probes with single events: a probe is to learn, not to deliver.
-  if (rt.settings.batch_max_events <= 1 || rt.circuit_open) return tokens;
-  const Event& head = *events_.at(deliveries_.at(first).event_id).event;
+  const Delivery& first_delivery = deliveries_.at(first);
+  if (rt.settings.batch_max_events <= 1 || rt.circuit_open || first_delivery.single) {
+    return tokens;
+  }
+  const Event& head = *events_.at(first_delivery.event_id).event;
   std::uint64_t bytes = head.body.size();
+  std::size_t key_bytes = head.idempotency_key.size();
   // Only the run of the same partition at the front of the queue: a batch belongs to one
   // partition, so abandoning a partition never splits one, and no search through the queue.
   while (tokens.size() < rt.settings.batch_max_events && !rt.ready.empty()) {
@@ -119,12 +123,15 @@ std::vector<std::uint64_t> Dispatcher::takeBatch(SinkRuntime& rt, std::uint64_t 
       continue;
     }
     const Event& ev = *events_.at(it->second.event_id).event;
-    if (ev.partition != head.partition || bytes + ev.body.size() > rt.settings.batch_max_bytes) {
+    if (it->second.single || ev.partition != head.partition ||
+        bytes + ev.body.size() > rt.settings.batch_max_bytes ||
+        key_bytes + 2 + ev.idempotency_key.size() > rt.settings.batch_max_key_bytes) {
       break;
     }
     rt.ready.pop_front();
     --rt.waiting;
     bytes += ev.body.size();
+    key_bytes += 2 + ev.idempotency_key.size();
     tokens.push_back(next);
   }
   return tokens;
@@ -166,7 +173,10 @@ void Dispatcher::start(std::uint32_t sink, std::vector<std::uint64_t> tokens) {
         r.keys.append(", ");
         r.offsets.append(", ");
       }
-      r.body.append(e.body);
+      // A byte-order mark passes validation but would break the array.
+      std::string_view body = e.body;
+      if (body.starts_with("\xEF\xBB\xBF")) body.remove_prefix(3);
+      r.body.append(body);
       r.keys.append(e.idempotency_key);
       r.offsets.append(std::to_string(e.offset));
       req.attempt = std::max(req.attempt, d.attempt);
@@ -182,6 +192,7 @@ void Dispatcher::start(std::uint32_t sink, std::vector<std::uint64_t> tokens) {
     req.idempotency_key = r.key;
     req.batch_keys = r.keys;
     req.batch_offsets = r.offsets;
+    r.batch = true;
   }
   r.deliveries = std::move(tokens);
   // May answer at once (a request that could not start), which erases `r`.
@@ -212,13 +223,13 @@ void Dispatcher::onResponse(std::uint64_t id, const HttpResponse& response) {
     recordFailure(rt, response);
   }
   for (const std::uint64_t token : request.deliveries) {
-    onDeliveryResponse(token, rt, verdict, response);
+    onDeliveryResponse(token, rt, verdict, response, request.batch);
   }
   pump(sink);
 }
 
 void Dispatcher::onDeliveryResponse(std::uint64_t token, SinkRuntime& rt, Verdict verdict,
-                                    const HttpResponse& response) {
+                                    const HttpResponse& response, bool batch) {
   auto it = deliveries_.find(token);
   if (it == deliveries_.end()) return;
   Delivery& d = it->second;
@@ -227,6 +238,11 @@ void Dispatcher::onDeliveryResponse(std::uint64_t token, SinkRuntime& rt, Verdic
   if (verdict == Verdict::kAccepted) {
     ++rt.counters.delivered;
     finishDelivery(token);
+  } else if (batch) {
+    // The answer is about the batch, not about this event: try each alone before anyone
+    // gives up, so only an event the sink refuses on its own reaches the dead-letter path.
+    d.single = true;
+    scheduleRetry(token, d, response, /*exhausted=*/false);
   } else {
     const RetryPolicy& policy = rt.settings.retry;
     const bool exhausted =

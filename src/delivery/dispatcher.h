@@ -39,6 +39,8 @@ class Dispatcher final : public HttpResponseHandler {
     std::uint32_t circuit_failures = 5;
     std::uint32_t batch_max_events = 1;  // 1: one request per event
     std::uint64_t batch_max_bytes = 1 << 20;
+    // The Sluice-Idempotency-Keys line: common servers refuse header lines over 8 KiB.
+    std::size_t batch_max_key_bytes = 7 * 1024;
   };
   using DoneCallback = std::function<void(EventPtr)>;
 
@@ -91,10 +93,14 @@ class Dispatcher final : public HttpResponseHandler {
     TimePoint first_attempt{};
     bool warned_stuck = false;
     std::uint64_t request = 0;  // while in flight
+    // Sent alone from now on: it was in a batch the sink did not accept, and one bad event
+    // must not take its batch-mates down with it.
+    bool single = false;
   };
   // One HTTP request: one delivery, or a batch of one partition's deliveries to one sink.
   struct Request {
     std::uint32_t sink = 0;
+    bool batch = false;
     std::vector<std::uint64_t> deliveries;  // tokens; a dropped one leaves the list
     std::string body, keys, offsets, key;   // a batch's own; a single event's are views
   };
@@ -142,7 +148,7 @@ class Dispatcher final : public HttpResponseHandler {
   std::vector<std::uint64_t> takeBatch(SinkRuntime& rt, std::uint64_t first);
   void start(std::uint32_t sink, std::vector<std::uint64_t> tokens);
   void onDeliveryResponse(std::uint64_t token, SinkRuntime& rt, Verdict verdict,
-                          const HttpResponse& response);
+                          const HttpResponse& response, bool batch);
   void retryDue(std::uint64_t token);
   void scheduleRetry(std::uint64_t token, Delivery& d, const HttpResponse& r, bool exhausted);
   void finishDelivery(std::uint64_t token);

@@ -19,8 +19,8 @@ struct HttpRequest {
   std::uint32_t attempt = 1;
   // A batch (several events of one partition, `body` a JSON array of them): the events'
   // keys as an sf-list of sf-strings and their offsets as an sf-list of integers, both in
-  // body order; idempotency_key and offset then name the batch and its first event. Empty
-  // for a single event.
+  // body order; idempotency_key then names the batch (and `offset` is not sent). Empty for
+  // a single event.
   std::string_view batch_keys;
   std::string_view batch_offsets;
 };

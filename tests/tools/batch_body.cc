@@ -37,15 +37,17 @@ std::optional<std::vector<std::string_view>> splitJsonArray(std::string_view bod
     } else if (c == ']' || c == '}') {
       if (--depth < 0) return std::nullopt;
     } else if (c == ',' && depth == 0) {
-      const auto element = trim(body.substr(start, i - start));
-      if (element.empty()) return std::nullopt;
+      // Not trimmed: sluice joins the values with a bare ',', so an element is exactly the
+      // event's body, whitespace included.
+      const auto element = body.substr(start, i - start);
+      if (trim(element).empty()) return std::nullopt;
       out.push_back(element);
       start = i + 1;
     }
   }
   if (in_string || depth != 0) return std::nullopt;
-  const auto last = trim(body.substr(start, body.size() - 1 - start));
-  if (last.empty()) {
+  const auto last = body.substr(start, body.size() - 1 - start);
+  if (trim(last).empty()) {
     if (!out.empty()) return std::nullopt;  // a trailing comma
     return out;                            // []
   }

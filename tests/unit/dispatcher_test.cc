@@ -451,17 +451,36 @@ TEST_F(DispatcherTest, FailedBatchRetriesEveryEventAndCountsOneFailedAttempt) {
   EXPECT_EQ(done.size(), 4u);
 }
 
-TEST_F(DispatcherTest, PermanentBatchAnswerGivesUpEachEvent) {
+TEST_F(DispatcherTest, RefusedBatchIsRetriedEventByEventSoOnlyThePoisonGivesUp) {
   make({batching(sink("a", 1), 10)}, /*can_give_up=*/true);
-  for (int i = 1; i <= 3; ++i) dispatcher->dispatch(event(i));
-  transport.answer(*dispatcher, 0, 200);
-  transport.answer(*dispatcher, 0, 422);
-  ASSERT_EQ(done, (std::vector<std::int64_t>{1, 2, 3}));
-  for (std::size_t i = 1; i < 3; ++i) {
-    ASSERT_EQ(failures[i].size(), 1u);
-    EXPECT_STREQ(failures[i][0].reason, "permanent_status");
+  for (int i = 1; i <= 4; ++i) dispatcher->dispatch(event(i));
+  transport.answer(*dispatcher, 0, 200);  // event 1 alone
+  EXPECT_EQ(transport.open[0].batch_offsets, "2, 3, 4");
+  transport.answer(*dispatcher, 0, 422);  // the sink refuses the batch (event 3 is bad)
+  EXPECT_EQ(done, std::vector<std::int64_t>{1});  // nobody gave up on a batch's answer
+  EXPECT_EQ(dispatcher->counters(0).gave_up, 0u);
+  scheduler.advance(std::chrono::milliseconds(2000));
+  // Each comes back alone, even though they wait together.
+  while (!transport.open.empty()) {
+    ASSERT_TRUE(transport.open[0].batch_keys.empty());
+    transport.answer(*dispatcher, 0, transport.open[0].offset == 3 ? 422 : 200);
+    scheduler.advance(std::chrono::milliseconds(2000));
   }
-  EXPECT_EQ(dispatcher->counters(0).gave_up, 2u);
+  ASSERT_EQ(done.size(), 4u);
+  EXPECT_EQ(dispatcher->counters(0).gave_up, 1u);
+  EXPECT_EQ(dispatcher->counters(0).delivered, 3u);
+  for (std::size_t i = 0; i < done.size(); ++i) {
+    EXPECT_EQ(failures[i].size(), done[i] == 3 ? 1u : 0u) << "event " << done[i];
+  }
+}
+
+TEST_F(DispatcherTest, BatchEndsBeforeItsKeyListOutgrowsAHeaderLine) {
+  auto s = batching(sink("a", 1), 100);
+  s.batch_max_key_bytes = 30;  // each key is 7 bytes ("t/0/N" quoted), 2 more per separator
+  make({s});
+  for (int i = 1; i <= 9; ++i) dispatcher->dispatch(event(i));
+  transport.answer(*dispatcher, 0, 200);
+  EXPECT_EQ(transport.open[0].batch_offsets, "2, 3, 4");  // 7 + 9 + 9 = 25; a fourth: 34
 }
 
 TEST_F(DispatcherTest, AbandoningAPartitionCancelsItsBatchOnce) {
