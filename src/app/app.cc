@@ -152,10 +152,8 @@ void App::drainKafka(bool force) {
 
 std::string App::idempotencyKeyFor(const rd_kafka_message_t& msg, const std::string& topic) {
   const IdempotencyConfig& ic = config_.idempotency;
-  if (ic.source == KeySource::kJsonPointer) {
-    const std::string_view body(static_cast<const char*>(msg.payload), msg.len);
-    if (auto v = jsonPointerKey(body, ic.json_pointer)) return toSfString(*v);
-  } else if (ic.source == KeySource::kHeader) {
+  std::optional<std::string_view> header;
+  if (ic.source == KeySource::kHeader) {
     rd_kafka_headers_t* headers = nullptr;
     const void* value = nullptr;
     size_t size = 0;
@@ -163,18 +161,18 @@ std::string App::idempotencyKeyFor(const rd_kafka_message_t& msg, const std::str
         rd_kafka_header_get_last(headers, ic.header.c_str(), &value, &size) ==
             RD_KAFKA_RESP_ERR_NO_ERROR &&
         value != nullptr) {
-      return toSfString(std::string_view(static_cast<const char*>(value), size));
+      header = std::string_view(static_cast<const char*>(value), size);
     }
-  } else {
-    return toSfString(coordinatesKey(topic, msg.partition, msg.offset));
   }
-  // The configured source is missing from this record: fall back to its coordinates, which
-  // are just as stable across redeliveries, and count it so operators see it happening.
-  if (counters_.key_fallbacks++ == 0) {
-    spdlog::warn("idempotency key source missing in {}[{}]@{}; using the record's coordinates",
-                 topic, msg.partition, msg.offset);
+  const std::string_view body(static_cast<const char*>(msg.payload), msg.len);
+  KeyDerivation k = deriveIdempotencyKey(ic, body, header, topic, msg.partition, msg.offset);
+  // Count it so operators see it happening; warn once.
+  if (k.fell_back && counters_.key_fallbacks++ == 0) {
+    spdlog::warn("idempotency key source missing or over {} bytes in {}[{}]@{}; using the "
+                 "record's coordinates",
+                 kMaxSuppliedKeyBytes, topic, msg.partition, msg.offset);
   }
-  return toSfString(coordinatesKey(topic, msg.partition, msg.offset));
+  return std::move(k.key);
 }
 
 void App::handleMessage(RdMessagePtr msg) {
@@ -332,20 +330,20 @@ void App::storeOffsets() {
 
 void App::admit(Event& event) {
   ++in_flight_events_;
-  in_flight_bytes_ += event.body.size();
+  in_flight_bytes_ += event.accountedBytes();
   PartitionState& p = *event.partition;
   ++p.in_flight_events;
-  p.in_flight_bytes += event.body.size();
+  p.in_flight_bytes += event.accountedBytes();
   updateGlobalLimit();
   updatePartitionLimit(p);
 }
 
 void App::release(const Event& event) {
   --in_flight_events_;
-  in_flight_bytes_ -= event.body.size();
+  in_flight_bytes_ -= event.accountedBytes();
   PartitionState& p = *event.partition;
   --p.in_flight_events;
-  p.in_flight_bytes -= event.body.size();
+  p.in_flight_bytes -= event.accountedBytes();
   updateGlobalLimit();
   if (p.active) updatePartitionLimit(p);
 }
@@ -354,8 +352,9 @@ void App::release(const Event& event) {
 // not flap with every event.
 void App::updateGlobalLimit() {
   const BackpressureConfig& b = config_.backpressure;
-  const bool over = in_flight_events_ >= b.max_events || in_flight_bytes_ >= b.max_bytes;
-  const bool under = in_flight_events_ <= b.max_events / 2 && in_flight_bytes_ <= b.max_bytes / 2;
+  const std::uint64_t bytes = inFlightBytes();
+  const bool over = in_flight_events_ >= b.max_events || bytes >= b.max_bytes;
+  const bool under = in_flight_events_ <= b.max_events / 2 && bytes <= b.max_bytes / 2;
   if (!over_global_limit_ && over) {
     over_global_limit_ = true;
     reconcileAllPauses();
@@ -401,7 +400,7 @@ void App::reconcilePause(const std::vector<PartitionState*>& partitions) {
   if (resume->cnt > 0) consumer_.resume(*resume);
   if (pause->cnt + resume->cnt > 0) {
     spdlog::debug("paused {} / resumed {} partitions ({} events, {} bytes in flight)", pause->cnt,
-                  resume->cnt, in_flight_events_, in_flight_bytes_);
+                  resume->cnt, in_flight_events_, inFlightBytes());
   }
 }
 
@@ -650,7 +649,7 @@ MetricsSnapshot App::metricsSnapshot() const {
   s.consumed_by_topic.insert(consumed_by_topic_.begin(), consumed_by_topic_.end());
   s.dead_letters_by_reason = dead_letters_by_reason_;
   s.in_flight_events = in_flight_events_;
-  s.in_flight_bytes = in_flight_bytes_;
+  s.in_flight_bytes = inFlightBytes();
   s.held_events = held_.size();
   s.rebalances = consumer_.counters().rebalances;
   s.commit_failures = consumer_.counters().commit_failures;

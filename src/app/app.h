@@ -64,6 +64,8 @@ class App final : private RebalanceListener {
   void admit(Event& event);
   void release(const Event& event);
   void updateGlobalLimit();
+  // The events' bytes (payload and key) and what the dispatcher copied of them (batches).
+  std::uint64_t inFlightBytes() const { return in_flight_bytes_ + dispatcher_.copiedBytes(); }
   void updatePartitionLimit(PartitionState& p);
   bool wantsPause(const PartitionState& p) const;
   void reconcilePause(const std::vector<PartitionState*>& partitions);

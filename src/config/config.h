@@ -67,6 +67,9 @@ struct DeadLetterConfig {
 struct ValidationConfig {
   bool json = true;                      // events must parse as JSON
   std::size_t max_bytes = 1024 * 1024;   // larger events are invalid
+  // Deeper nesting is invalid: deep enough for any real event, shallow enough that what a
+  // schema validator keeps per level stays small (and that sinks' parsers cope).
+  unsigned max_depth = 128;
   // "default": the schema built in from proto/event.schema.json; "none"; or a file path
   // (relative paths are relative to the config file).
   std::string schema = "default";

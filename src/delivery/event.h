@@ -34,6 +34,9 @@ struct Event {
   std::shared_ptr<void> owner;
   std::vector<SinkFailure> failures;  // sinks that gave up; non-empty means dead-letter
   TimePoint received_at{};
+  // What this event counts against the in-flight byte budgets: its payload (owned by the
+  // Kafka message) and its key (owned here).
+  std::uint64_t accountedBytes() const { return body.size() + idempotency_key.size(); }
 };
 using EventPtr = std::unique_ptr<Event>;
 

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "validate/bounded_json.h"
 #include "validate/default_schema.h"  // generated from proto/event.schema.json
 
 namespace sluice {
@@ -82,17 +83,46 @@ std::optional<Invalid> Validator::check(std::string_view body) const {
   return verdict;
 }
 
+namespace {
+
+// The verdict of a parse that the handler did not stop: a schema violation is the caller's to
+// describe.
+std::optional<Invalid> syntaxVerdict(const BoundedJsonResult& parsed, unsigned max_depth) {
+  using Status = BoundedJsonResult::Status;
+  std::string where = "byte " + std::to_string(parsed.offset);
+  switch (parsed.status) {
+    case Status::kOk:
+      return std::nullopt;
+    case Status::kTooDeep:
+      return Invalid{"invalid_json",
+                     "nested deeper than validation.max_depth " + std::to_string(max_depth),
+                     std::move(where)};
+    case Status::kTrailing:
+      return Invalid{"invalid_json", "more than one JSON value, or bytes after it",
+                     std::move(where)};
+    case Status::kSyntax:
+    case Status::kStoppedByHandler:
+      break;
+  }
+  return Invalid{"invalid_json", rapidjson::GetParseError_En(parsed.code), std::move(where)};
+}
+
+}  // namespace
+
 std::optional<Invalid> Validator::checkJson(std::string_view body) const {
   Scratch& s = *scratch_;
-  Scratch::Document doc(&s.values, 1024, &s.stack);
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Invalid{"invalid_json", rapidjson::GetParseError_En(doc.GetParseError()),
-                   "byte " + std::to_string(doc.GetErrorOffset())};
+  // SAX straight into the schema validator (or into nothing): no DOM is built, and the
+  // parser's stack comes from the per-event pool.
+  if (!schema_) {
+    rapidjson::BaseReaderHandler<> syntax_only;
+    return syntaxVerdict(parseBoundedJson(body, syntax_only, config_.max_depth, &s.stack),
+                         config_.max_depth);
   }
-  if (!schema_) return std::nullopt;
   Scratch::SchemaValidator validator(schema_->document, &s.state);
-  if (doc.Accept(validator)) return std::nullopt;
+  const BoundedJsonResult parsed = parseBoundedJson(body, validator, config_.max_depth, &s.stack);
+  if (parsed.status != BoundedJsonResult::Status::kStoppedByHandler || validator.IsValid()) {
+    return syntaxVerdict(parsed, config_.max_depth);
+  }
   rapidjson::StringBuffer where;
   validator.GetInvalidDocumentPointer().StringifyUriFragment(where);
   rapidjson::StringBuffer rule;

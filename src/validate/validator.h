@@ -17,8 +17,9 @@ struct Invalid {
   std::string where;   // JSON pointer into the event (schema) or byte offset (parse error)
 };
 
-// Checks every event before it is fanned out: size, JSON syntax, and the JSON Schema
-// (draft-04, what RapidJSON validates), compiled once at start-up.
+// Checks every event before it is fanned out: size, JSON syntax (strict: valid UTF-8, nothing
+// after the value, nesting bounded by max_depth), and the JSON Schema (draft-04, what
+// RapidJSON validates), compiled once at start-up.
 class Validator {
  public:
   explicit Validator(const ValidationConfig& config);  // throws at start-up (bad schema)

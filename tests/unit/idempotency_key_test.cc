@@ -48,5 +48,48 @@ TEST(IdempotencyKey, JsonPointerMissingOrUnusable) {
   EXPECT_FALSE(jsonPointerKey(R"({"id":null})", "/id").has_value());
 }
 
+TEST(IdempotencyKey, JsonPointerSurvivesHostileDocuments) {
+  EXPECT_FALSE(jsonPointerKey(std::string(500'000, '['), "/0").has_value());
+  using namespace std::string_literals;
+  EXPECT_FALSE(jsonPointerKey("{\"id\":\"x\"}\0{"s, "/id").has_value());
+  EXPECT_FALSE(jsonPointerKey("{\"id\":\"\xff\"}", "/id").has_value());
+}
+
+TEST(IdempotencyKey, DerivedFromTheConfiguredSourceOrTheCoordinates) {
+  IdempotencyConfig c;
+  EXPECT_EQ(deriveIdempotencyKey(c, "{}", std::nullopt, "t", 1, 2).key, "\"t/1/2\"");
+  c.source = KeySource::kJsonPointer;
+  c.json_pointer = "/id";
+  auto k = deriveIdempotencyKey(c, R"({"id":"a b"})", std::nullopt, "t", 1, 2);
+  EXPECT_EQ(k.key, "\"a b\"");
+  EXPECT_FALSE(k.fell_back);
+  k = deriveIdempotencyKey(c, R"({"no":1})", std::nullopt, "t", 1, 2);
+  EXPECT_EQ(k.key, "\"t/1/2\"");
+  EXPECT_TRUE(k.fell_back);
+  c.source = KeySource::kHeader;
+  k = deriveIdempotencyKey(c, "", std::string_view("h-1"), "t", 1, 2);
+  EXPECT_EQ(k.key, "\"h-1\"");
+  k = deriveIdempotencyKey(c, "", std::nullopt, "t", 1, 2);
+  EXPECT_TRUE(k.fell_back);
+}
+
+TEST(IdempotencyKey, SuppliedKeysAreBoundedInSize) {
+  IdempotencyConfig c;
+  c.source = KeySource::kHeader;
+  const std::string longest(kMaxSuppliedKeyBytes, 'k');
+  auto k = deriveIdempotencyKey(c, "", std::string_view(longest), "t", 0, 9);
+  EXPECT_FALSE(k.fell_back);
+  EXPECT_EQ(k.key.size(), longest.size() + 2);
+  const std::string huge(1 << 20, 'k');
+  k = deriveIdempotencyKey(c, "", std::string_view(huge), "t", 0, 9);
+  EXPECT_TRUE(k.fell_back);
+  EXPECT_EQ(k.key, "\"t/0/9\"");
+  c.source = KeySource::kJsonPointer;
+  c.json_pointer = "/id";
+  k = deriveIdempotencyKey(c, "{\"id\":\"" + huge + "\"}", std::nullopt, "t", 0, 9);
+  EXPECT_TRUE(k.fell_back);
+  EXPECT_EQ(k.key, "\"t/0/9\"");
+}
+
 }  // namespace
 }  // namespace sluice
