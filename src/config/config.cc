@@ -415,9 +415,10 @@ void readValidation(Reader& r, const YAML::Node& node, ValidationConfig& v,
                     const std::string& origin) {
   const std::string path = "validation";
   if (!node || !r.isMap(node, path)) return;
-  r.rejectUnknown(node, path, {"json", "max_bytes", "schema"});
+  r.rejectUnknown(node, path, {"json", "max_bytes", "max_depth", "schema"});
   r.boolean(node, path, "json", v.json);
   r.integer(node, path, "max_bytes", v.max_bytes, 1, 1LL << 30);
+  r.integer(node, path, "max_depth", v.max_depth, 1, 10'000);
   r.string(node, path, "schema", v.schema, false);
   if (v.schema.empty()) v.schema = "none";
   if (v.schema != "default" && v.schema != "none") {
@@ -550,6 +551,45 @@ void resolveValues(YAML::Node node, const std::string& path, const std::filesyst
   }
 }
 
+// What every later pass takes for granted, checked first on the whole tree: mapping keys are
+// scalars (yaml-cpp throws its own conversion error on `{[a]: 1}`), and the tree is of a sane
+// size. Aliases share nodes, so a few lines of anchors can make a tree that is exponential to
+// walk (or, referring to itself, endless): the visit budget ends that.
+void checkShape(const YAML::Node& node, const std::string& path, std::size_t& budget,
+                std::vector<std::string>& problems) {
+  if (budget == 0) return;
+  if (--budget == 0) {
+    problems.push_back((path.empty() ? std::string("the file") : path) +
+                       ": too many nodes (aliases expanding without end?)");
+    return;
+  }
+  if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size() && budget > 0; ++i) {
+      checkShape(node[i], path + "[" + std::to_string(i) + "]", budget, problems);
+    }
+  } else if (node.IsMap()) {
+    std::size_t index = 0;
+    for (const auto& kv : node) {
+      if (budget == 0) return;
+      if (!kv.first.IsScalar()) {
+        problems.push_back((path.empty() ? std::string() : path + ": ") + "key #" +
+                           std::to_string(index + 1) + " at line " +
+                           std::to_string(kv.first.Mark().line + 1) +
+                           " is not a plain name (a list or mapping used as a key)");
+      } else {
+        const std::string key = kv.first.Scalar();
+        checkShape(kv.second, path.empty() ? key : path + "." + key, budget, problems);
+      }
+      ++index;
+    }
+  }
+}
+
+// Far more nodes than any real config has (the chart's largest rendering has a few hundred).
+constexpr std::size_t kMaxConfigNodes = 100'000;
+
+Config parseTree(const YAML::Node& root, const std::string& origin);
+
 }  // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -563,10 +603,29 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin) {
     throw ConfigError({origin + ":" + std::to_string(e.mark.line + 1) + ":" +
                        std::to_string(e.mark.column + 1) + ": " + e.msg});
   }
+  if (!root.IsMap()) throw ConfigError({origin + ": the top level must be a mapping"});
+  std::vector<std::string> problems;
+  std::size_t budget = kMaxConfigNodes;
+  checkShape(root, "", budget, problems);
+  if (!problems.empty()) {
+    for (auto& p : problems) p = origin + ": " + p;
+    throw ConfigError(std::move(problems));
+  }
+  try {
+    return parseTree(root, origin);
+  } catch (const YAML::Exception& e) {
+    // A YAML shape the readers did not foresee: still a config problem, never a crash.
+    throw ConfigError({origin + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg});
+  }
+}
+
+namespace {
+
+Config parseTree(const YAML::Node& root_in, const std::string& origin) {
+  YAML::Node root = root_in;
   std::vector<std::string> problems;
   Reader r(problems);
   Config c;
-  if (!root.IsMap()) throw ConfigError({origin + ": the top level must be a mapping"});
   resolveValues(root, "", std::filesystem::path(origin).parent_path(), problems);
   r.rejectUnknown(root, "", {"kafka", "sinks", "delivery", "dead_letter", "validation",
                              "shutdown_grace_ms", "stats_interval_ms", "log_level", "log_format",
@@ -628,6 +687,8 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin) {
   }
   return c;
 }
+
+}  // namespace
 
 Config loadConfigFile(const std::string& path) {
   std::ifstream in(path);

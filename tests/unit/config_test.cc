@@ -312,6 +312,43 @@ sinks:
   EXPECT_TRUE(mentions(p, "sinks[1].batch.linger_ms: unknown key"));
 }
 
+// Before, yaml-cpp's own conversion error escaped parseConfig and check-config aborted.
+TEST(Config, NonScalarKeysAreConfigErrorsNotCrashes) {
+  for (const char* yaml : {
+           "kafka: {[a]: 1}\n",
+           "{a: 1}: x\nkafka: {brokers: b, group: g, topics: t}\n",
+           "kafka: {brokers: b, group: g, topics: t}\n"
+           "sinks: [{name: a, url: \"http://a\", headers: {[x]: y}}]\n",
+           "kafka: {brokers: b, group: g, topics: t, properties: {? {k: v} : 1}}\n",
+       }) {
+    try {
+      parseConfig(yaml, "test.yaml");
+      ADD_FAILURE() << "accepted: " << yaml;
+    } catch (const ConfigError& e) {
+      EXPECT_TRUE(mentions(e.problems(), "is not a plain name")) << e.what();
+      EXPECT_TRUE(mentions(e.problems(), "test.yaml: ")) << e.what();
+    }
+  }
+  const auto p = problemsOf("kafka: {[a]: 1}\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0], "test.yaml: kafka: key #1 at line 1 is not a plain name (a list or mapping "
+                  "used as a key)");
+}
+
+TEST(Config, AliasBombsAndDeepNestingAreRefusedQuickly) {
+  // "Billion laughs": each line refers to the one before ten times over.
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'j'; ++c) {
+    bomb += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) bomb += std::string(i ? ", *" : "*") + static_cast<char>(c - 1);
+    bomb += "]\n";
+  }
+  const auto p = problemsOf(bomb);
+  EXPECT_TRUE(mentions(p, "too many nodes")) << (p.empty() ? "" : p[0]);
+  EXPECT_FALSE(problemsOf(std::string(100'000, '[')).empty());
+  EXPECT_FALSE(problemsOf("kafka: " + std::string(100'000, '{')).empty());
+}
+
 TEST(Config, RequiresSinks) {
   const auto p = problemsOf("kafka: {brokers: b, group: g, topics: t}\n");
   EXPECT_TRUE(mentions(p, "sinks: is required"));
