@@ -49,22 +49,37 @@ std::optional<std::time_t> parseHttpDate(const std::string& text) {
 
 std::optional<std::chrono::seconds> parseRetryAfterSeconds(std::string_view value) {
   value = trim(value);
+  // delay-seconds = 1*DIGIT (RFC 9110 §10.2.3): no sign, no space, but any length. A value too
+  // large for the clock saturates instead of wrapping to a negative delay.
   if (value.empty()) return std::nullopt;
+  for (const char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
   std::int64_t secs = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), secs);
-  if (ec != std::errc() || end != value.data() + value.size() || secs < 0) return std::nullopt;
+  if (ec == std::errc::result_out_of_range || secs > kRetryAfterSaturation.count()) {
+    return kRetryAfterSaturation;
+  }
+  if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
   return std::chrono::seconds(secs);
 }
-
 
 std::optional<std::chrono::milliseconds> parseRetryAfter(std::string_view value,
                                                          std::chrono::system_clock::time_point now) {
   if (auto secs = parseRetryAfterSeconds(value)) return *secs;
   const auto when = parseHttpDate(std::string(trim(value)));
   if (!when) return std::nullopt;
-  const auto delay = std::chrono::system_clock::from_time_t(*when) - now;
-  if (delay <= std::chrono::system_clock::duration::zero()) return std::chrono::milliseconds(0);
-  return std::chrono::ceil<std::chrono::milliseconds>(delay);
+  // In whole seconds of time_t first: the clock's own nanoseconds end in 2262, and a date
+  // beyond that would wrap around to a date in the past.
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::int64_t now_s = now_ms / 1000;
+  const std::int64_t when_s = *when;
+  if (when_s < now_s) return std::chrono::milliseconds(0);
+  if (when_s - now_s > kRetryAfterSaturation.count()) return kRetryAfterSaturation;
+  const std::int64_t delay_ms = when_s * 1000 - now_ms;
+  if (delay_ms <= 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(delay_ms);
 }
 
 }  // namespace sluice

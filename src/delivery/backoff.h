@@ -31,6 +31,9 @@ class Backoff {
   std::mt19937_64 rng_;
 };
 
+// Where parsed Retry-After delays saturate: beyond any sane cap, far from overflowing.
+inline constexpr std::chrono::seconds kRetryAfterSaturation{100LL * 365 * 24 * 3600};
+
 // Parses a Retry-After value given in delta-seconds (RFC 9110 §10.2.3); nullopt for anything
 // else.
 std::optional<std::chrono::seconds> parseRetryAfterSeconds(std::string_view value);

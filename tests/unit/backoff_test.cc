@@ -44,6 +44,25 @@ TEST(RetryAfter, RejectsBadValues) {
   EXPECT_FALSE(parseRetryAfterSeconds("Wed, 21 Oct 2015 07:28:00 GMT").has_value());
 }
 
+TEST(RetryAfter, HugeValuesSaturateInsteadOfWrappingNegative) {
+  using std::chrono::milliseconds;
+  const auto now = std::chrono::system_clock::from_time_t(1445412450);  // 2015-10-21 07:27:30
+  // Seconds past what milliseconds hold (~9.2e15), and past what int64 holds at all.
+  for (const char* huge : {"9300000000000000", "9223372036854775807", "99999999999999999999999"}) {
+    const auto d = parseRetryAfter(huge, now);
+    ASSERT_TRUE(d.has_value()) << huge;
+    EXPECT_GE(*d, milliseconds(300'000)) << huge;
+  }
+  // An HTTP-date after 2262, where the clock's nanoseconds end.
+  const auto far = parseRetryAfter("Fri, 01 Jan 2300 00:00:00 GMT", now);
+  ASSERT_TRUE(far.has_value());
+  EXPECT_GE(*far, milliseconds(300'000));
+  const auto farther = parseRetryAfter("Fri, 01 Jan 9999 00:00:00 GMT", now);
+  ASSERT_TRUE(farther.has_value());
+  EXPECT_GE(*farther, milliseconds(300'000));
+  EXPECT_FALSE(parseRetryAfterSeconds("+5").has_value());
+}
+
 TEST(RetryAfter, AcceptsAllThreeHttpDateForms) {
   // 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT.
   const auto now = std::chrono::system_clock::from_time_t(1445412480 - 30);
