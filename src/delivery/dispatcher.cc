@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "delivery/batch_request.h"
 #include "delivery/idempotency_key.h"
 
 namespace sluice {
@@ -112,7 +113,9 @@ std::vector<std::uint64_t> Dispatcher::takeBatch(SinkRuntime& rt, std::uint64_t 
   }
   const Event& head = *events_.at(first_delivery.event_id).event;
   std::uint64_t bytes = head.body.size();
-  std::size_t key_bytes = head.idempotency_key.size();
+  std::size_t key_bytes = keyListGrowth(head.idempotency_key.size(), true);
+  std::size_t offset_bytes = offsetListGrowth(head.offset, true);
+  const std::size_t header_limit = rt.settings.batch_max_header_bytes;
   // Only the run of the same partition at the front of the queue: a batch belongs to one
   // partition, so abandoning a partition never splits one, and no search through the queue.
   while (tokens.size() < rt.settings.batch_max_events && !rt.ready.empty()) {
@@ -123,15 +126,18 @@ std::vector<std::uint64_t> Dispatcher::takeBatch(SinkRuntime& rt, std::uint64_t 
       continue;
     }
     const Event& ev = *events_.at(it->second.event_id).event;
+    const std::size_t more_keys = keyListGrowth(ev.idempotency_key.size(), false);
+    const std::size_t more_offsets = offsetListGrowth(ev.offset, false);
     if (it->second.single || ev.partition != head.partition ||
         bytes + ev.body.size() > rt.settings.batch_max_bytes ||
-        key_bytes + 2 + ev.idempotency_key.size() > rt.settings.batch_max_key_bytes) {
+        key_bytes + more_keys > header_limit || offset_bytes + more_offsets > header_limit) {
       break;
     }
     rt.ready.pop_front();
     --rt.waiting;
     bytes += ev.body.size();
-    key_bytes += 2 + ev.idempotency_key.size();
+    key_bytes += more_keys;
+    offset_bytes += more_offsets;
     tokens.push_back(next);
   }
   return tokens;
@@ -164,24 +170,18 @@ void Dispatcher::start(std::uint32_t sink, std::vector<std::uint64_t> tokens) {
     req.body = ev.body;  // zero-copy: the Kafka message outlives the request
     req.idempotency_key = ev.idempotency_key;
   } else {
-    r.body.push_back('[');
+    std::vector<BatchItem> items;
+    items.reserve(tokens.size());
     for (const std::uint64_t token : tokens) {
       const Delivery& d = deliveries_.at(token);
       const Event& e = *events_.at(d.event_id).event;
-      if (r.body.size() > 1) {
-        r.body.push_back(',');
-        r.keys.append(", ");
-        r.offsets.append(", ");
-      }
-      // A byte-order mark passes validation but would break the array.
-      std::string_view body = e.body;
-      if (body.starts_with("\xEF\xBB\xBF")) body.remove_prefix(3);
-      r.body.append(body);
-      r.keys.append(e.idempotency_key);
-      r.offsets.append(std::to_string(e.offset));
+      items.push_back({e.body, e.idempotency_key, e.offset});
       req.attempt = std::max(req.attempt, d.attempt);
     }
-    r.body.push_back(']');
+    BatchBody assembled = assembleBatch(items);
+    r.body = std::move(assembled.body);
+    r.keys = std::move(assembled.keys);
+    r.offsets = std::move(assembled.offsets);
     // The same events in the same order give the same key, so a batch retried as it was is
     // recognisable as a whole too; each event's own key is in batch_keys.
     r.key = toSfString("batch/" + std::string(ev.partition->topic) + "/" +
@@ -193,6 +193,7 @@ void Dispatcher::start(std::uint32_t sink, std::vector<std::uint64_t> tokens) {
     req.batch_keys = r.keys;
     req.batch_offsets = r.offsets;
     r.batch = true;
+    copied_bytes_ += r.copied();
   }
   r.deliveries = std::move(tokens);
   // May answer at once (a request that could not start), which erases `r`.
@@ -204,6 +205,7 @@ void Dispatcher::onResponse(std::uint64_t id, const HttpResponse& response) {
   if (rit == requests_.end()) return;  // cancelled
   const Request request = std::move(rit->second);
   requests_.erase(rit);
+  copied_bytes_ -= request.copied();
   const std::uint32_t sink = request.sink;
   SinkRuntime& rt = sinks_[sink];
   --rt.in_flight;
@@ -372,6 +374,7 @@ void Dispatcher::dropDelivery(std::uint64_t token) {
         std::erase(rit->second.deliveries, token);
         if (rit->second.deliveries.empty()) {
           transport_->cancel(d.request);
+          copied_bytes_ -= rit->second.copied();
           requests_.erase(rit);
           --rt.in_flight;
         }
@@ -407,6 +410,10 @@ std::vector<EventPtr> Dispatcher::abandonIf(const std::function<bool(const Event
     std::erase_if(rt.lanes, [lanes_of](const auto& kv) {
       return lanes_of == nullptr || kv.first.partition == lanes_of;
     });
+    // Dropped deliveries leave their tokens behind; pump() skips them one by one, but behind
+    // an open circuit it takes one token per probe, so after repeated rebalances with a dead
+    // sink they would pile up without bound. Abandoning is rare: compact here.
+    std::erase_if(rt.ready, [this](std::uint64_t token) { return !deliveries_.contains(token); });
   }
   for (std::uint32_t s = 0; s < sinks_.size(); ++s) pump(s);
   return out;

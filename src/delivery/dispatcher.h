@@ -39,8 +39,9 @@ class Dispatcher final : public HttpResponseHandler {
     std::uint32_t circuit_failures = 5;
     std::uint32_t batch_max_events = 1;  // 1: one request per event
     std::uint64_t batch_max_bytes = 1 << 20;
-    // The Sluice-Idempotency-Keys line: common servers refuse header lines over 8 KiB.
-    std::size_t batch_max_key_bytes = 7 * 1024;
+    // Each of the Sluice-Idempotency-Keys and Sluice-Source-Offsets lines: common servers
+    // refuse header lines over 8 KiB.
+    std::size_t batch_max_header_bytes = 7 * 1024;
   };
   using DoneCallback = std::function<void(EventPtr)>;
 
@@ -76,6 +77,11 @@ class Dispatcher final : public HttpResponseHandler {
   // Payload bytes of the events sink i has not accepted yet.
   std::uint64_t sinkBacklogBytes(std::size_t i) const { return sinks_[i].backlog_bytes; }
   bool circuitOpen(std::size_t i) const { return sinks_[i].circuit_open; }
+  // Entries in sink i's ready queue, stale ones included: bounded by what is waiting.
+  std::size_t readyQueueLength(std::size_t i) const { return sinks_[i].ready.size(); }
+  // Bytes the dispatcher holds beyond the events themselves (batch bodies and header lists):
+  // counted against the in-flight byte budget alongside the events.
+  std::uint64_t copiedBytes() const { return copied_bytes_; }
   // When the oldest event sink i has not yet accepted was received; nullopt if none. Walks
   // every event in flight: for scrapes, not for the hot path.
   std::optional<TimePoint> oldestPending(std::size_t i) const;
@@ -103,6 +109,7 @@ class Dispatcher final : public HttpResponseHandler {
     bool batch = false;
     std::vector<std::uint64_t> deliveries;  // tokens; a dropped one leaves the list
     std::string body, keys, offsets, key;   // a batch's own; a single event's are views
+    std::uint64_t copied() const { return body.size() + keys.size() + offsets.size() + key.size(); }
   };
   struct EventEntry {
     EventPtr event;
@@ -168,6 +175,7 @@ class Dispatcher final : public HttpResponseHandler {
   std::unordered_map<std::uint64_t, Request> requests_;  // by the transport's token
   std::uint64_t next_event_id_ = 1;
   std::uint64_t next_request_ = 1;
+  std::uint64_t copied_bytes_ = 0;
 };
 
 }  // namespace sluice

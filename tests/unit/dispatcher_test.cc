@@ -247,6 +247,21 @@ TEST_F(DispatcherTest, PermanentAnswerGivesUpWithTheReasonWhenADeadLetterPathExi
   EXPECT_EQ(dispatcher->counters(1).gave_up, 1u);
 }
 
+TEST_F(DispatcherTest, HugeRetryAfterWaitsTheCapNotZero) {
+  make({sink("a", 8)});
+  dispatcher->dispatch(event(4));
+  transport.answer(*dispatcher, 0, 503, "99999999999999999");  // seconds, far past the clock
+  scheduler.advance(std::chrono::milliseconds(299'999));
+  EXPECT_EQ(transport.open.size(), 0u);  // waiting out the 300 s cap
+  scheduler.advance(std::chrono::milliseconds(1));
+  ASSERT_EQ(transport.open.size(), 1u);
+  transport.answer(*dispatcher, 0, 503, "Fri, 01 Jan 2300 00:00:00 GMT");
+  scheduler.advance(std::chrono::milliseconds(299'999));
+  EXPECT_EQ(transport.open.size(), 0u);
+  scheduler.advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(transport.open.size(), 1u);
+}
+
 TEST_F(DispatcherTest, PermanentAnswerWithoutDeadLetterPathIsRetriedNotDropped) {
   make({sink("a", 8)}, /*can_give_up=*/false);
   dispatcher->dispatch(event(3));
@@ -476,11 +491,66 @@ TEST_F(DispatcherTest, RefusedBatchIsRetriedEventByEventSoOnlyThePoisonGivesUp) 
 
 TEST_F(DispatcherTest, BatchEndsBeforeItsKeyListOutgrowsAHeaderLine) {
   auto s = batching(sink("a", 1), 100);
-  s.batch_max_key_bytes = 30;  // each key is 7 bytes ("t/0/N" quoted), 2 more per separator
+  s.batch_max_header_bytes = 30;  // each key is 7 bytes ("t/0/N" quoted), 2 more per separator
   make({s});
   for (int i = 1; i <= 9; ++i) dispatcher->dispatch(event(i));
   transport.answer(*dispatcher, 0, 200);
   EXPECT_EQ(transport.open[0].batch_offsets, "2, 3, 4");  // 7 + 9 + 9 = 25; a fourth: 34
+}
+
+TEST_F(DispatcherTest, BatchEndsBeforeItsOffsetListOutgrowsAHeaderLine) {
+  auto s = batching(sink("a", 1), 100);
+  s.batch_max_header_bytes = 40;
+  make({s});
+  // Short keys, long offsets: the key list would take 8 of these, the offset list only 2.
+  constexpr std::int64_t kBase = 1'000'000'000'000;  // 13 digits, 15 with ", "
+  for (int i = 0; i < 9; ++i) {
+    auto e = event(kBase + i);
+    e->idempotency_key = "\"k\"";
+    dispatcher->dispatch(std::move(e));
+  }
+  transport.answer(*dispatcher, 0, 200);  // the first goes alone, the rest queue behind it
+  while (!transport.open.empty()) {
+    const auto sent = transport.answer(*dispatcher, 0, 200);
+    EXPECT_LE(sent.batch_offsets.size(), 40u) << sent.batch_offsets;
+    EXPECT_LE(sent.batch_keys.size(), 40u) << sent.batch_keys;
+  }
+  EXPECT_EQ(done.size(), 9u);
+}
+
+TEST_F(DispatcherTest, BatchCopiesAreCountedWhileInFlight) {
+  make({batching(sink("a", 1), 10)});
+  for (int i = 1; i <= 4; ++i) dispatcher->dispatch(event(i));
+  EXPECT_EQ(dispatcher->copiedBytes(), 0u);  // event 1 goes alone: its body is a view
+  transport.answer(*dispatcher, 0, 200);
+  ASSERT_EQ(transport.open.size(), 1u);
+  const auto& batch = transport.open[0];
+  EXPECT_EQ(dispatcher->copiedBytes(), batch.body.size() + batch.batch_keys.size() +
+                                           batch.batch_offsets.size() + batch.key.size());
+  transport.answer(*dispatcher, 0, 200);
+  EXPECT_EQ(dispatcher->copiedBytes(), 0u);
+  // A cancelled batch gives its bytes back too.
+  for (int i = 5; i <= 9; ++i) dispatcher->dispatch(event(i));
+  transport.answer(*dispatcher, 0, 200);
+  EXPECT_GT(dispatcher->copiedBytes(), 0u);
+  dispatcher->abandon(partition.get());
+  EXPECT_EQ(dispatcher->copiedBytes(), 0u);
+}
+
+TEST_F(DispatcherTest, AbandoningBehindAnOpenCircuitLeavesNoStaleQueueEntries) {
+  auto s = sink("dead", 8);
+  s.circuit_failures = 1;
+  make({s});
+  dispatcher->dispatch(event(0));
+  transport.answer(*dispatcher, 0, 503);  // circuit open: one paced probe at a time
+  ASSERT_TRUE(dispatcher->circuitOpen(0));
+  // Rebalance after rebalance: the partition's events are queued, then abandoned.
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 1; i <= 100; ++i) dispatcher->dispatch(event(round * 100 + i));
+    dispatcher->abandon(partition.get());
+    EXPECT_EQ(dispatcher->sinkBacklog(0), 0u);
+    EXPECT_EQ(dispatcher->readyQueueLength(0), 0u) << "round " << round;
+  }
 }
 
 TEST_F(DispatcherTest, AbandoningAPartitionCancelsItsBatchOnce) {
