@@ -15,8 +15,19 @@
 #include "config/config.h"
 #include "http/curl_handles.h"
 #include "kafka/property_check.h"
+#include "validate/validator.h"
 
 namespace {
+
+// One scheme for every way sluice ends (also in --help and the README).
+constexpr int kExitOk = 0;       // stopped cleanly, or the config is fine
+constexpr int kExitFatal = 1;    // could not start, or a fatal runtime error
+constexpr int kExitConfig = 2;   // bad usage or a bad config
+// 128 + N: a second SIGTERM/SIGINT (N) during the drain ended it at once.
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes: 0 stopped cleanly (or check-config found no problem); 1 could not start or a "
+    "fatal runtime error; 2 bad usage or bad config; 128+N a second signal N ended the drain.";
 
 // Every in-flight HTTP/1.1 request holds a socket; three sinks at their default windows need
 // more descriptors than the usual soft limit of 1024.
@@ -31,14 +42,21 @@ void raiseFileLimit() {
   }
 }
 
-// The config file's own problems, then what librdkafka would refuse at start-up; nullopt
-// after printing every problem.
+// The config file's own problems, then what librdkafka would refuse at start-up, then the
+// event schema (compiled here, so a broken schema is a config error and not a failed start);
+// nullopt after printing every problem.
 std::optional<sluice::Config> loadChecked(const std::string& path) {
   try {
     sluice::Config c = sluice::loadConfigFile(path);
     const auto kafka_problems = sluice::checkKafkaProperties(c);
-    if (kafka_problems.empty()) return c;
     for (const auto& p : kafka_problems) std::cerr << path << ": " << p << '\n';
+    try {
+      sluice::Validator schema_check(c.validation);
+    } catch (const std::exception& e) {
+      std::cerr << path << ": " << e.what() << '\n';
+      return std::nullopt;
+    }
+    if (kafka_problems.empty()) return c;
   } catch (const sluice::ConfigError& e) {
     for (const auto& p : e.problems()) std::cerr << p << '\n';
   }
@@ -47,7 +65,7 @@ std::optional<sluice::Config> loadChecked(const std::string& path) {
 
 int checkConfig(const std::string& path) {
   const auto c = loadChecked(path);
-  if (!c) return 2;
+  if (!c) return kExitConfig;
   std::cout << path << ": ok (" << c->sinks.size() << " sinks, " << c->kafka.topics.size()
             << " topics)\n";
   return 0;
@@ -63,6 +81,7 @@ int main(int argc, char** argv) {
   std::string config_path;
   int stats_seconds = -1;
   std::string log_level;
+  cli.footer(kExitCodesHelp);
   cli.add_option("-c,--config", config_path, "YAML config file (see deploy/sluice.yaml)")
       ->check(CLI::ExistingFile);
   cli.add_option("--stats", stats_seconds,
@@ -78,16 +97,22 @@ int main(int argc, char** argv) {
   CLI::App* check = cli.add_subcommand("check-config", "Validate a config file and exit");
   check->add_option("file", check_path, "YAML config file")->required();
 
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own codes (105 for a missing file, ...) are not ours: --help and --version
+    // succeed, everything else is bad usage.
+    return cli.exit(e) == 0 ? kExitOk : kExitConfig;
+  }
 
   if (check->parsed()) return checkConfig(check_path);
   if (config_path.empty()) {
     std::cerr << "sluice: --config FILE is required (see --help)\n";
-    return 2;
+    return kExitConfig;
   }
 
   auto loaded = loadChecked(config_path);
-  if (!loaded) return 2;
+  if (!loaded) return kExitConfig;
   sluice::Config config = std::move(*loaded);
   if (stats_seconds >= 0) config.stats_interval = std::chrono::seconds(stats_seconds);
   if (!log_level.empty()) config.log_level = log_level;
@@ -101,6 +126,6 @@ int main(int argc, char** argv) {
     return app.run();
   } catch (const std::exception& e) {
     spdlog::error("cannot start: {}", e.what());
-    return 1;
+    return kExitFatal;
   }
 }

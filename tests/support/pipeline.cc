@@ -1,5 +1,7 @@
 #include "pipeline.h"
 
+#include <sys/wait.h>
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,6 +21,24 @@ namespace fs = std::filesystem;
 std::string bootstrapServers() {
   const char* b = std::getenv("SLUICE_TEST_BOOTSTRAP");
   return b != nullptr && *b != '\0' ? b : "127.0.0.1:9092";
+}
+
+CommandResult runSluice(const std::vector<std::string>& args, const std::string& dir,
+                        std::chrono::milliseconds timeout) {
+  static int runs = 0;
+  std::vector<std::string> argv{SLUICE_TEST_SLUICE_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const std::string log = dir + "/command-" + std::to_string(++runs) + ".log";
+  CommandResult result;
+  std::optional<int> status;
+  {
+    ChildProcess child(argv, log);
+    status = child.wait(timeout);
+  }
+  result.output = readFile(log);
+  if (status && WIFEXITED(*status)) result.exit_code = WEXITSTATUS(*status);
+  if (status && WIFSIGNALED(*status)) result.signal = WTERMSIG(*status);
+  return result;
 }
 
 Pipeline::Pipeline(const std::string& name, int partitions, const std::string& bootstrap,

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +16,16 @@
 namespace sluice::testing {
 
 std::string bootstrapServers();  // $SLUICE_TEST_BOOTSTRAP or 127.0.0.1:9092
+
+// How a short-lived sluice command ended.
+struct CommandResult {
+  std::optional<int> exit_code;  // nullopt: killed by a signal (or still running at the deadline)
+  std::optional<int> signal;
+  std::string output;            // stdout and stderr
+};
+// Runs the sluice binary under test with `args` in `dir`, waiting up to `timeout`.
+CommandResult runSluice(const std::vector<std::string>& args, const std::string& dir,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 struct SinkRecord {
   std::string key;
