@@ -15,7 +15,6 @@ namespace {
 constexpr int kMaxMessagesPerRound = 1000;  // keeps curl's sockets served while Kafka floods
 constexpr Millis kHousekeepingInterval{100};
 constexpr Millis kCloseDeadline{10'000};
-constexpr Millis kDeadLetterRetry{1'000};
 constexpr Millis kStoreInterval{10};
 
 std::vector<Dispatcher::SinkSettings> sinkSettings(const Config& c) {
@@ -34,10 +33,6 @@ std::string describe(const rd_kafka_topic_partition_list_t& list) {
     out += std::string(list.elems[i].topic) + "[" + std::to_string(list.elems[i].partition) + "]";
   }
   return out;
-}
-
-const rd_kafka_message_t& messageOf(const Event& e) {
-  return *static_cast<const rd_kafka_message_t*>(e.owner.get());
 }
 
 DeadLetterReason reasonFromFailures(const Event& e) {
@@ -63,20 +58,12 @@ App::App(Config config)
       dispatcher_(loop_, sinkSettings(config_), config_.dead_letter.enabled(),
                   std::random_device{}(), [this](EventPtr e) { onDispatched(std::move(e)); }),
       transport_(loop_, config_.sinks, dispatcher_),
-      dead_letters_(config_.dead_letter.enabled()
-                        ? std::make_unique<DeadLetterProducer>(
-                              config_.kafka, config_.dead_letter,
-                              [this](std::uint64_t id, rd_kafka_resp_err_t err) {
-                                onDeadLetterAck(id, err);
-                              })
-                        : nullptr),
+      dead_letters_(loop_, config_.kafka, config_.dead_letter,
+                    [this](EventPtr e) { onDeadLettered(std::move(e)); }),
       consumer_(config_.kafka, *this) {
   dispatcher_.attach(transport_);
   loop_.watch(consumer_.wakeFd(), EPOLLIN, [this](std::uint32_t) { onKafkaWake(); });
   loop_.watch(signals_.fd(), EPOLLIN, [this](std::uint32_t) { onSignal(); });
-  if (dead_letters_) {
-    loop_.watch(dead_letters_->wakeFd(), EPOLLIN, [this](std::uint32_t) { dead_letters_->serve(); });
-  }
   loop_.addRoundHook([this] {
     // Storing is cheap but not free (a list and a lock per partition); commits happen on
     // commit_interval_ms anyway, so a few milliseconds of batching cost nothing.
@@ -250,63 +237,11 @@ void App::complete(Event& event) {
 }
 
 void App::sendToDeadLetter(EventPtr event, DeadLetterReason why) {
-  const Event& e = *event;
-  if (!dead_letters_) {
-    // Nowhere to put it and it must not be dropped: keep it outstanding, which holds its
-    // partition's commit (and, through the in-flight limits, eventually its consumption).
-    ++counters_.held;
-    spdlog::error("{}[{}]@{} is {} ({}{}{}) and no dead_letter topic is configured; holding it: "
-                  "its partition's commit waits",
-                  e.partition->topic, e.partition->partition, e.offset, why.reason, why.error,
-                  why.where.empty() ? "" : " at ", why.where);
-    held_.push_back(std::move(event));
-    return;
-  }
-  const std::uint64_t id = next_dead_letter_id_++;
-  dead_lettering_.emplace(id, DeadLettering{std::move(event), std::move(why)});
-  produceDeadLetter(id);
+  if (!config_.dead_letter.enabled()) ++counters_.held;
+  dead_letters_.send(std::move(event), std::move(why));
 }
 
-void App::produceDeadLetter(std::uint64_t id) {
-  auto it = dead_lettering_.find(id);
-  if (it == dead_lettering_.end()) return;
-  DeadLettering& d = it->second;
-  ++d.tries;
-  const rd_kafka_resp_err_t err = dead_letters_->produce(id, messageOf(*d.event), d.why);
-  if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !d.why.omit_value) {
-    // Retrying the same record would fail forever and hold the partition; keep the reason
-    // and coordinates, drop the value.
-    d.why.omit_value = true;
-    produceDeadLetter(id);
-    return;
-  }
-  if (err) {
-    spdlog::warn("dead letter for {}[{}]@{} not queued ({}); retrying in {} ms",
-                 d.event->partition->topic, d.event->partition->partition, d.event->offset,
-                 rd_kafka_err2str(err), kDeadLetterRetry.count());
-    loop_.runAfter(kDeadLetterRetry, [this, id] { produceDeadLetter(id); });
-  }
-}
-
-void App::onDeadLetterAck(std::uint64_t id, rd_kafka_resp_err_t err) {
-  auto it = dead_lettering_.find(id);
-  if (it == dead_lettering_.end()) return;  // its partition was revoked meanwhile
-  if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !it->second.why.omit_value) {
-    it->second.why.omit_value = true;  // the broker's limit: write it without the value
-    produceDeadLetter(id);
-    return;
-  }
-  if (err) {
-    // Not acknowledged: the event is not done, so its offset is not committed; try again.
-    spdlog::warn("dead letter for {}[{}]@{} failed ({}); retrying in {} ms",
-                 it->second.event->partition->topic, it->second.event->partition->partition,
-                 it->second.event->offset, rd_kafka_err2str(err), kDeadLetterRetry.count());
-    loop_.runAfter(kDeadLetterRetry, [this, id] { produceDeadLetter(id); });
-    return;
-  }
-  EventPtr event = std::move(it->second.event);
-  ++dead_letters_by_reason_[it->second.why.reason];
-  dead_lettering_.erase(it);
+void App::onDeadLettered(EventPtr event) {
   ++counters_.dead_lettered;
   complete(*event);
 }
@@ -413,21 +348,7 @@ void App::reconcileAllPauses() {
 std::size_t App::abandon(const PartitionState* partition) {
   std::vector<EventPtr> dropped =
       partition ? dispatcher_.abandon(partition) : dispatcher_.abandonAll();
-  auto matches = [partition](const Event& e) {
-    return partition == nullptr || e.partition.get() == partition;
-  };
-  for (auto it = dead_lettering_.begin(); it != dead_lettering_.end();) {
-    if (matches(*it->second.event)) {
-      dropped.push_back(std::move(it->second.event));
-      it = dead_lettering_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto& e : held_) {
-    if (e && matches(*e)) dropped.push_back(std::move(e));
-  }
-  std::erase_if(held_, [](const EventPtr& e) { return !e; });
+  for (auto& e : dead_letters_.abandon(partition)) dropped.push_back(std::move(e));
   for (const auto& e : dropped) release(*e);
   counters_.abandoned += dropped.size();
   // Those may have been the last events a drain was waiting for (finishDrain itself abandons
@@ -478,56 +399,60 @@ void App::onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost)
   // Defer the unassign: stop dispatching these partitions, give their in-flight deliveries
   // the drain budget to finish, then store the final offsets and unassign. librdkafka holds
   // the rebalance until we call incremental_unassign.
-  PendingRevoke pending;
-  pending.partitions.reset(rd_kafka_topic_partition_list_copy(&partitions));
+  std::vector<PartitionStatePtr> states;
   std::vector<PartitionState*> revoking;
   for (int i = 0; i < partitions.cnt; ++i) {
     const auto& e = partitions.elems[i];
     if (auto state = partitions_.find(e.topic, e.partition)) {
       state->revoking = true;
       revoking.push_back(state.get());
-      pending.states.push_back(std::move(state));
+      states.push_back(std::move(state));
     }
   }
   reconcilePause(revoking);
-  pending.deadline = loop_.runAfter(config_.kafka.drain_budget, [this] {
-    if (revoke_) revoke_->deadline = 0;
-    finishRevoke();
-  });
-  revoke_ = std::move(pending);
-  spdlog::info("revoking {} partition(s): {}; draining their in-flight events",
-               partitions.cnt, describe(partitions));
+  if (revoke_) {
+    spdlog::warn("revoking {} more partition(s) while a revoke is pending: {}; one unassign "
+                 "for both, within the first one's drain budget",
+                 partitions.cnt, describe(partitions));
+  } else {
+    revoke_.emplace();
+    revoke_deadline_ = loop_.runAfter(config_.kafka.drain_budget, [this] {
+      revoke_deadline_ = 0;
+      finishRevoke();
+    });
+    spdlog::info("revoking {} partition(s): {}; draining their in-flight events",
+                 partitions.cnt, describe(partitions));
+  }
+  revoke_->add(partitions, states);
   checkRevokeDone();
 }
 
 void App::checkRevokeDone() {
-  if (!revoke_) return;
-  for (const auto& s : revoke_->states) {
-    if (s->offsets.outstanding() > 0) return;
-  }
-  finishRevoke();
+  if (revoke_ && revoke_->drained()) finishRevoke();
 }
 
 void App::finishRevoke() {
   if (!revoke_) return;
   PendingRevoke pending = std::move(*revoke_);
   revoke_.reset();
-  if (pending.deadline != 0) loop_.cancel(pending.deadline);
+  if (revoke_deadline_ != 0) loop_.cancel(revoke_deadline_);
+  revoke_deadline_ = 0;
   std::size_t left = 0;
-  for (const auto& s : pending.states) left += abandon(s.get());
+  for (const auto& s : pending.states()) left += abandon(s.get());
   // Store before unassigning: librdkafka refuses stores for unassigned partitions, and it
   // commits the stored offsets of the partitions it unassigns.
   storeOffsets();
-  for (const auto& s : pending.states) {
+  for (const auto& s : pending.states()) {
     if (partitions_.find(s->topic, s->partition) == s) partitions_.remove(s->topic, s->partition);
   }
-  consumer_.incrementalUnassign(*pending.partitions);
+  consumer_.incrementalUnassign(pending.partitions());
+  const int count = pending.partitions().cnt;
   if (left > 0) {
-    spdlog::warn("released {} partition(s) after the drain budget; {} undelivered events left "
-                 "for the next owner",
-                 pending.partitions->cnt, left);
+    spdlog::warn("released {} partition(s) with {} undelivered or held events left for the "
+                 "next owner",
+                 count, left);
   } else {
-    spdlog::info("released {} partition(s), drained", pending.partitions->cnt);
+    spdlog::info("released {} partition(s), drained", count);
   }
 }
 
@@ -553,7 +478,7 @@ void App::onSignal() {
 
 void App::checkDrained() {
   // Held events can never finish by themselves; they must not delay the exit.
-  if (phase_ == Phase::kDraining && in_flight_events_ == held_.size()) finishDrain();
+  if (phase_ == Phase::kDraining && in_flight_events_ == dead_letters_.held()) finishDrain();
 }
 
 void App::finishDrain() {
@@ -585,7 +510,7 @@ void App::housekeeping() {
     drainKafka(true);
   }
   // The eventfd wakes us for delivery reports; this is the safety net should one be missed.
-  if (dead_letters_) dead_letters_->serve();
+  dead_letters_.poll();
   if (config_.stats_interval.count() > 0 && loop_.now() >= next_stats_) {
     StatsSample now = sample();
     spdlog::info("{}", formatRates(last_stats_, now));
@@ -604,12 +529,15 @@ StatusServer::Response App::serveStatus(std::string_view path) {
     // Answered by the loop thread itself: if this arrives, the loop is turning.
     r.body = "ok\n";
   } else if (path == "/readyz") {
-    const bool ready = phase_ == Phase::kRunning &&
+    const std::string dead_letter_trouble = dead_letters_.trouble();
+    const bool ready = phase_ == Phase::kRunning && dead_letter_trouble.empty() &&
                        (partitions_.size() > 0 ||
                         (joined_ && config_.metrics.ready_without_partitions));
     r.status = ready ? 200 : 503;
-    r.body = ready ? "ready\n"
-                   : (phase_ != Phase::kRunning ? "stopping\n" : "no partitions assigned yet\n");
+    r.body = ready                             ? "ready\n"
+             : phase_ != Phase::kRunning       ? "stopping\n"
+             : !dead_letter_trouble.empty()    ? dead_letter_trouble + "\n"
+                                               : "no partitions assigned yet\n";
   } else {
     r.status = 404;
     r.body = "try /metrics, /healthz or /readyz\n";
@@ -647,10 +575,10 @@ MetricsSnapshot App::metricsSnapshot() const {
     s.partitions.push_back(std::move(out));
   });
   s.consumed_by_topic.insert(consumed_by_topic_.begin(), consumed_by_topic_.end());
-  s.dead_letters_by_reason = dead_letters_by_reason_;
+  s.dead_letters_by_reason = dead_letters_.writtenByReason();
   s.in_flight_events = in_flight_events_;
   s.in_flight_bytes = inFlightBytes();
-  s.held_events = held_.size();
+  s.held_events = dead_letters_.held();
   s.rebalances = consumer_.counters().rebalances;
   s.commit_failures = consumer_.counters().commit_failures;
   return s;

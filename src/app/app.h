@@ -13,7 +13,8 @@
 #include "delivery/partition_registry.h"
 #include "http/curl_multi_transport.h"
 #include "http/status_server.h"
-#include "kafka/dead_letter_producer.h"
+#include "app/dead_letters.h"
+#include "app/pending_revoke.h"
 #include "kafka/kafka_consumer.h"
 #include "loop/event_loop.h"
 #include "metrics/metrics.h"
@@ -34,16 +35,6 @@ class App final : private RebalanceListener {
 
  private:
   enum class Phase { kRunning, kDraining, kClosing };
-  struct PendingRevoke {
-    RdPartitionListPtr partitions;
-    std::vector<PartitionStatePtr> states;
-    Scheduler::TimerId deadline = 0;
-  };
-  struct DeadLettering {
-    EventPtr event;
-    DeadLetterReason why;
-    std::uint32_t tries = 0;
-  };
 
   void onAssign(const rd_kafka_topic_partition_list_t& partitions) override;
   void onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost) override;
@@ -57,8 +48,7 @@ class App final : private RebalanceListener {
   void storeOffsets();
 
   void sendToDeadLetter(EventPtr event, DeadLetterReason why);
-  void produceDeadLetter(std::uint64_t id);
-  void onDeadLetterAck(std::uint64_t id, rd_kafka_resp_err_t err);
+  void onDeadLettered(EventPtr event);
 
   // In-flight accounting and the pause decisions that follow from it.
   void admit(Event& event);
@@ -92,22 +82,19 @@ class App final : private RebalanceListener {
   PartitionRegistry partitions_;
   Dispatcher dispatcher_;
   CurlMultiTransport transport_;
-  std::unique_ptr<DeadLetterProducer> dead_letters_;
+  DeadLetters dead_letters_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<StatusServer> status_;
   bool joined_ = false;
   bool finishing_drain_ = false;  // an assignment (possibly empty) arrived: we are a group member
   std::unordered_map<std::string, std::uint64_t> consumed_by_topic_;
-  std::map<std::string, std::uint64_t> dead_letters_by_reason_;
 
   Phase phase_ = Phase::kRunning;
   bool over_global_limit_ = false;
   std::uint64_t in_flight_events_ = 0;  // taken from Kafka, not yet complete
   std::uint64_t in_flight_bytes_ = 0;
-  std::unordered_map<std::uint64_t, DeadLettering> dead_lettering_;
-  std::uint64_t next_dead_letter_id_ = 1;
-  std::vector<EventPtr> held_;  // would be dead-lettered, but no dead-letter topic is set
   std::optional<PendingRevoke> revoke_;
+  Scheduler::TimerId revoke_deadline_ = 0;
   Scheduler::TimerId grace_timer_ = 0;
   int exit_code_ = 0;
   PipelineCounters counters_;

@@ -24,6 +24,9 @@ struct PartitionState {
   bool over_limit = false;  // in-flight above this partition's high mark (until the low mark)
   std::uint32_t in_flight_events = 0;
   std::uint64_t in_flight_bytes = 0;
+  // Of those, events that cannot finish by themselves (no dead-letter topic, or one that
+  // refuses them): a drain does not wait for them.
+  std::uint32_t held_events = 0;
   std::int64_t stored = -1;  // last offset handed to rd_kafka_offsets_store
 };
 using PartitionStatePtr = std::shared_ptr<PartitionState>;

@@ -15,6 +15,15 @@ void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value
   setConf(conf, key, value, "dead_letter");
 }
 
+void onLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  // librdkafka uses syslog levels; without this its lines reached stderr in its own format.
+  const auto lvl = level <= 3   ? spdlog::level::err
+                   : level <= 4 ? spdlog::level::warn
+                   : level <= 6 ? spdlog::level::info
+                                : spdlog::level::debug;
+  spdlog::log(lvl, "librdkafka dead-letter producer {}: {}", fac, buf);
+}
+
 void addHeader(rd_kafka_headers_t* headers, const char* name, const std::string& value) {
   rd_kafka_header_add(headers, name, -1, value.data(), static_cast<ssize_t>(value.size()));
 }
@@ -22,9 +31,10 @@ void addHeader(rd_kafka_headers_t* headers, const char* name, const std::string&
 }  // namespace
 
 DeadLetterProducer::DeadLetterProducer(const KafkaConfig& kafka, const DeadLetterConfig& config,
-                                       AckCallback on_ack)
+                                       AckCallback on_ack, ErrorCallback on_error)
     : topic_(config.topic),
       on_ack_(std::move(on_ack)),
+      on_error_(std::move(on_error)),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!wake_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");
   RdConfPtr conf(rd_kafka_conf_new());
@@ -42,6 +52,8 @@ DeadLetterProducer::DeadLetterProducer(const KafkaConfig& kafka, const DeadLette
   set(conf.get(), "acks", "all");
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &DeadLetterProducer::onDelivery);
+  rd_kafka_conf_set_error_cb(conf.get(), &DeadLetterProducer::onError);
+  rd_kafka_conf_set_log_cb(conf.get(), &onLog);
   std::array<char, 512> err{};
   rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err.data(), err.size()));
   if (!rk_) throw std::runtime_error(std::string("dead-letter producer: ") + err.data());
@@ -68,6 +80,23 @@ void DeadLetterProducer::serve() {
 void DeadLetterProducer::onDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   auto* me = static_cast<DeadLetterProducer*>(opaque);
   me->on_ack_(reinterpret_cast<std::uintptr_t>(msg->_private), msg->err);
+}
+
+void DeadLetterProducer::onError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* me = static_cast<DeadLetterProducer*>(opaque);
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__FATAL) {
+    std::array<char, 512> why{};
+    const rd_kafka_resp_err_t original = rd_kafka_fatal_error(rk, why.data(), why.size());
+    me->on_error_(original, true, why.data());
+    return;
+  }
+  me->on_error_(code, false, reason);
+}
+
+void DeadLetterProducer::triggerFatalErrorForTesting() {
+  rd_kafka_test_fatal_error(rk_.get(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                            "triggered by a test");
 }
 
 rd_kafka_resp_err_t DeadLetterProducer::produce(std::uint64_t id,

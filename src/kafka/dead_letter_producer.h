@@ -31,9 +31,13 @@ class DeadLetterProducer {
  public:
   // (id, error): RD_KAFKA_RESP_ERR_NO_ERROR once the record is acknowledged by all replicas.
   using AckCallback = std::function<void(std::uint64_t id, rd_kafka_resp_err_t err)>;
+  // A producer-level error, on the loop thread. `fatal`: the idempotent producer can produce
+  // nothing more (librdkafka's fatal error state); only a new producer recovers.
+  using ErrorCallback =
+      std::function<void(rd_kafka_resp_err_t err, bool fatal, const std::string& reason)>;
 
-  DeadLetterProducer(const KafkaConfig& kafka, const DeadLetterConfig& config,
-                     AckCallback on_ack);  // throws at start-up
+  DeadLetterProducer(const KafkaConfig& kafka, const DeadLetterConfig& config, AckCallback on_ack,
+                     ErrorCallback on_error);  // throws (bad settings)
   ~DeadLetterProducer();
   DeadLetterProducer(const DeadLetterProducer&) = delete;
   DeadLetterProducer& operator=(const DeadLetterProducer&) = delete;
@@ -48,11 +52,16 @@ class DeadLetterProducer {
 
   const std::string& topic() const { return topic_; }
 
+  // Puts the producer into librdkafka's fatal error state, as a broker could (tests only).
+  void triggerFatalErrorForTesting();
+
  private:
   static void onDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
+  static void onError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 
   std::string topic_;
   AckCallback on_ack_;
+  ErrorCallback on_error_;
   UniqueFd wake_fd_;
   RdKafkaPtr rk_;
   RdQueuePtr queue_;

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
+#include <sys/wait.h>
 
 #include "http_probe.h"
 #include "pipeline.h"
@@ -104,6 +106,50 @@ TEST(Metrics, HeldEventsShowWhyACommitStands) {
   }, 20s, 200ms)) << request(port, "GET", "/metrics").body;
   pl.sluice(0).signal(SIGTERM);
   EXPECT_TRUE(pl.sluice(0).wait(30s).has_value());
+}
+
+// A dead letter the topic can never take (its key alone is over the producer's size limit):
+// before, it was retried every second forever, the shutdown drain waited out its whole grace
+// for it, and /readyz said ready. Now it is held, said once, and readiness says why.
+TEST(Metrics, UnwritableDeadLetterIsHeldAndReadinessSaysWhy) {
+  Pipeline pl("metrics-dlq-unwritable", 1);
+  const std::string dlq = pl.topic() + "-dlq";
+  createTopic(pl.bootstrap(), dlq, 1);
+  const auto a = pl.startSink("a");
+  const int port = freePort();
+  ConfigOptions options;
+  options.extra = "dead_letter: {topic: " + dlq +
+                  ", properties: {message.max.bytes: \"1000\"}}\nshutdown_grace_ms: 20000\n"
+                  "metrics: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n";
+  pl.startSluice(pl.writeConfig(options));
+  produceRaw(pl.bootstrap(), pl.topic(), 0,
+             {{"ok", R"({"seq":1})", {}}, {std::string(3000, 'k'), "{\"seq\":", {}},
+              {"ok2", R"({"seq":2})", {}}});
+  ASSERT_TRUE(waitFor([&] { return pl.recordCount(a) >= 2; }, 30s)) << pl.sluiceLog(0);
+  HttpAnswer ready;
+  EXPECT_TRUE(waitFor([&] {
+    ready = request(port, "GET", "/readyz");
+    return ready.status == 503;
+  }, 20s, 200ms)) << ready.body;
+  EXPECT_NE(ready.body.find("refuses 1 event"), std::string::npos) << ready.body;
+  EXPECT_NE(ready.body.find("MSG_SIZE_TOO_LARGE"), std::string::npos) << ready.body;
+  EXPECT_EQ(valueOf(request(port, "GET", "/metrics").body, "sluice_held_events"), 1);
+  std::this_thread::sleep_for(3s);  // long enough for several one-second retries of old
+  const std::string log = pl.sluiceLog(0);
+  std::size_t said = 0;
+  for (auto at = log.find("refuses"); at != std::string::npos; at = log.find("refuses", at + 1)) {
+    ++said;
+  }
+  EXPECT_EQ(said, 1u) << log;
+  // The drain does not wait for an event that cannot finish: well inside the 20 s grace.
+  const auto stop_at = std::chrono::steady_clock::now();
+  pl.sluice(0).signal(SIGTERM);
+  const auto status = pl.sluice(0).wait(30s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << pl.sluiceLog(0);
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_at, 10s) << pl.sluiceLog(0);
+  // Nothing lost: the commit stopped at the held event.
+  EXPECT_EQ(pl.committed().at(0), 1);
 }
 
 }  // namespace
