@@ -15,15 +15,6 @@ void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value
   setConf(conf, key, value, "dead_letter");
 }
 
-void onLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
-  // librdkafka uses syslog levels; without this its lines reached stderr in its own format.
-  const auto lvl = level <= 3   ? spdlog::level::err
-                   : level <= 4 ? spdlog::level::warn
-                   : level <= 6 ? spdlog::level::info
-                                : spdlog::level::debug;
-  spdlog::log(lvl, "librdkafka dead-letter producer {}: {}", fac, buf);
-}
-
 void addHeader(rd_kafka_headers_t* headers, const char* name, const std::string& value) {
   rd_kafka_header_add(headers, name, -1, value.data(), static_cast<ssize_t>(value.size()));
 }
@@ -53,7 +44,7 @@ DeadLetterProducer::DeadLetterProducer(const KafkaConfig& kafka, const DeadLette
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &DeadLetterProducer::onDelivery);
   rd_kafka_conf_set_error_cb(conf.get(), &DeadLetterProducer::onError);
-  rd_kafka_conf_set_log_cb(conf.get(), &onLog);
+  rd_kafka_conf_set_log_cb(conf.get(), &logToSpdlog);
   std::array<char, 512> err{};
   rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err.data(), err.size()));
   if (!rk_) throw std::runtime_error(std::string("dead-letter producer: ") + err.data());

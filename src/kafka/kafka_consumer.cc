@@ -16,15 +16,6 @@ void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value
   setConf(conf, key, value, "kafka");
 }
 
-void onLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
-  // librdkafka uses syslog levels.
-  const auto lvl = level <= 3   ? spdlog::level::err
-                   : level <= 4 ? spdlog::level::warn
-                   : level <= 6 ? spdlog::level::info
-                                : spdlog::level::debug;
-  spdlog::log(lvl, "librdkafka {}: {}", fac, buf);
-}
-
 void onError(rd_kafka_t*, int err, const char* reason, void*) {
   spdlog::warn("kafka: {} ({})", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
 }
@@ -56,7 +47,7 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaConsumer::onRebalance);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &KafkaConsumer::onCommit);
-  rd_kafka_conf_set_log_cb(conf.get(), &onLog);
+  rd_kafka_conf_set_log_cb(conf.get(), &logToSpdlog);
   rd_kafka_conf_set_error_cb(conf.get(), &onError);
   rd_kafka_conf_set_stats_cb(conf.get(), &KafkaConsumer::onStats);
 

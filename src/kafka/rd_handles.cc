@@ -1,5 +1,7 @@
 #include "kafka/rd_handles.h"
 
+#include <spdlog/spdlog.h>
+
 #include <array>
 #include <stdexcept>
 
@@ -12,6 +14,15 @@ void setConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& v
       RD_KAFKA_CONF_OK) {
     throw std::runtime_error(std::string(what) + " property " + key + ": " + err.data());
   }
+}
+
+void logToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  // librdkafka uses syslog levels.
+  const auto lvl = level <= 3   ? spdlog::level::err
+                   : level <= 4 ? spdlog::level::warn
+                   : level <= 6 ? spdlog::level::info
+                                : spdlog::level::debug;
+  spdlog::log(lvl, "librdkafka {} {}: {}", rd_kafka_name(rk), facility, message);
 }
 
 }  // namespace sluice

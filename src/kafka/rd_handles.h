@@ -24,4 +24,9 @@ using RdPartitionListPtr =
 void setConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
              const char* what);
 
+// A log callback (rd_kafka_conf_set_log_cb) that writes librdkafka's lines to sluice's log,
+// named by client ("sluice#consumer-1", "sluice-dlq#producer-2"); without one they reach
+// stderr in librdkafka's own format. Called from librdkafka's threads: spdlog is thread-safe.
+void logToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message);
+
 }  // namespace sluice
