@@ -250,7 +250,8 @@ TEST_F(DispatcherTest, PermanentAnswerGivesUpWithTheReasonWhenADeadLetterPathExi
 TEST_F(DispatcherTest, HugeRetryAfterWaitsTheCapNotZero) {
   make({sink("a", 8)});
   dispatcher->dispatch(event(4));
-  transport.answer(*dispatcher, 0, 503, "99999999999999999");  // seconds, far past the clock
+  // Seconds whose milliseconds pass int64: they used to wrap to a negative delay.
+  transport.answer(*dispatcher, 0, 503, "9300000000000000");
   scheduler.advance(std::chrono::milliseconds(299'999));
   EXPECT_EQ(transport.open.size(), 0u);  // waiting out the 300 s cap
   scheduler.advance(std::chrono::milliseconds(1));
