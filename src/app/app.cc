@@ -59,7 +59,8 @@ App::App(Config config)
                   std::random_device{}(), [this](EventPtr e) { onDispatched(std::move(e)); }),
       transport_(loop_, config_.sinks, dispatcher_),
       dead_letters_(loop_, config_.kafka, config_.dead_letter,
-                    [this](EventPtr e) { onDeadLettered(std::move(e)); }),
+                    [this](EventPtr e) { onDeadLettered(std::move(e)); },
+                    [this](const PartitionState& p) { onHeld(p); }),
       consumer_(config_.kafka, *this) {
   dispatcher_.attach(transport_);
   loop_.watch(consumer_.wakeFd(), EPOLLIN, [this](std::uint32_t) { onKafkaWake(); });
@@ -186,8 +187,13 @@ void App::handleMessage(RdMessagePtr msg) {
   event->partition = std::move(state);
   event->offset = msg->offset;
   event->timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
-  event->idempotency_key = idempotencyKeyFor(*msg, topic);
   event->body = std::string_view(static_cast<const char*>(msg->payload), msg->len);
+  // Validated before the key is derived: a JSON pointer key parses the event into a DOM,
+  // which only an event within max_bytes and max_depth may cost. An invalid event never
+  // reaches a sink, so its coordinates are key enough.
+  std::optional<Invalid> invalid = validator_.check(event->body);
+  event->idempotency_key = invalid ? toSfString(coordinatesKey(topic, msg->partition, msg->offset))
+                                   : idempotencyKeyFor(*msg, topic);
   if (msg->key != nullptr) {
     event->kafka_key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
   }
@@ -197,7 +203,7 @@ void App::handleMessage(RdMessagePtr msg) {
   ++consumed_by_topic_[topic];
   admit(*event);
 
-  if (auto invalid = validator_.check(event->body)) {
+  if (invalid) {
     ++counters_.invalid;
     DeadLetterReason why;
     why.reason = invalid->reason;
@@ -239,6 +245,12 @@ void App::complete(Event& event) {
 void App::sendToDeadLetter(EventPtr event, DeadLetterReason why) {
   if (!config_.dead_letter.enabled()) ++counters_.held;
   dead_letters_.send(std::move(event), std::move(why));
+}
+
+void App::onHeld(const PartitionState& p) {
+  // Held events never finish by themselves: a drain that waited only for them is over.
+  if (revoke_ && p.revoking) checkRevokeDone();
+  if (phase_ == Phase::kDraining) checkDrained();
 }
 
 void App::onDeadLettered(EventPtr event) {
@@ -390,6 +402,7 @@ void App::onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost)
     if (!lost) storeOffsets();
     for (int i = 0; i < partitions.cnt; ++i) {
       partitions_.remove(partitions.elems[i].topic, partitions.elems[i].partition);
+      if (revoke_) revoke_->remove(partitions.elems[i].topic, partitions.elems[i].partition);
     }
     consumer_.incrementalUnassign(partitions);
     spdlog::info("{} {} partition(s): {}", lost ? "lost" : "released", partitions.cnt,
@@ -445,7 +458,7 @@ void App::finishRevoke() {
   for (const auto& s : pending.states()) {
     if (partitions_.find(s->topic, s->partition) == s) partitions_.remove(s->topic, s->partition);
   }
-  consumer_.incrementalUnassign(pending.partitions());
+  if (!pending.empty()) consumer_.incrementalUnassign(pending.partitions());
   const int count = pending.partitions().cnt;
   if (left > 0) {
     spdlog::warn("released {} partition(s) with {} undelivered or held events left for the "

@@ -49,6 +49,7 @@ class App final : private RebalanceListener {
 
   void sendToDeadLetter(EventPtr event, DeadLetterReason why);
   void onDeadLettered(EventPtr event);
+  void onHeld(const PartitionState& p);
 
   // In-flight accounting and the pause decisions that follow from it.
   void admit(Event& event);

@@ -42,8 +42,13 @@ const rd_kafka_message_t& messageOf(const Event& e) {
 }  // namespace
 
 DeadLetters::DeadLetters(EventLoop& loop, const KafkaConfig& kafka, const DeadLetterConfig& config,
-                         DoneCallback on_done, DeadLetterPacing pacing)
-    : loop_(loop), kafka_(kafka), config_(config), on_done_(std::move(on_done)), pacing_(pacing) {
+                         DoneCallback on_done, HeldCallback on_held, DeadLetterPacing pacing)
+    : loop_(loop),
+      kafka_(kafka),
+      config_(config),
+      on_done_(std::move(on_done)),
+      on_held_(std::move(on_held)),
+      pacing_(pacing) {
   if (config_.enabled()) startProducer();
 }
 
@@ -70,7 +75,8 @@ void DeadLetters::startProducer() {
 void DeadLetters::send(EventPtr event, DeadLetterReason why) {
   const std::uint64_t id = next_id_++;
   Entry& e = entries_.emplace(id, Entry{std::move(event), std::move(why)}).first->second;
-  if (!producer_) {
+  if (replacing_) return;  // produced by the new producer as soon as it exists
+  if (!config_.enabled()) {
     // Nowhere to put it and it must not be dropped: keep it outstanding, which holds its
     // partition's commit (and, through the in-flight limits, eventually its consumption).
     const Event& ev = *e.event;
@@ -81,13 +87,12 @@ void DeadLetters::send(EventPtr event, DeadLetterReason why) {
     hold(e, "");
     return;
   }
-  if (replacing_) return;  // produced by the new producer as soon as it exists
   produce(id);
 }
 
 void DeadLetters::produce(std::uint64_t id) {
   auto it = entries_.find(id);
-  if (it == entries_.end() || !producer_) return;
+  if (it == entries_.end() || !producer_ || replacing_) return;
   Entry& e = it->second;
   e.retry = 0;
   ++e.tries;
@@ -120,11 +125,12 @@ void DeadLetters::onFailure(std::uint64_t id, rd_kafka_resp_err_t err) {
   Entry& e = entries_.at(id);
   const Event& ev = *e.event;
   const Failure failure = classify(err);
-  if (failure == Failure::kTooLarge && !e.why.omit_value) {
-    // Retrying the same record would fail forever; keep the reason and coordinates, drop
-    // the value (its size goes in sluice.value_omitted).
+  if (failure == Failure::kTooLarge && !e.why.omit_key_and_headers) {
+    // Retrying the same record would fail forever; keep the reason and coordinates, and drop
+    // the value (its size goes in sluice.value_omitted), then the original key and headers.
+    if (e.why.omit_value) e.why.omit_key_and_headers = true;
     e.why.omit_value = true;
-    produce(id);
+    produce(id);  // at most two levels deep: each step sets a flag
     return;
   }
   if (failure == Failure::kFatal) {
@@ -135,7 +141,8 @@ void DeadLetters::onFailure(std::uint64_t id, rd_kafka_resp_err_t err) {
   const bool refused = failure != Failure::kRetry;
   if (refused && !e.held) {
     hold(e, std::string(rd_kafka_err2name(err)) + ": " + rd_kafka_err2str(err) +
-                (failure == Failure::kTooLarge ? " (even without the value)" : ""));
+                (failure == Failure::kTooLarge ? " (even without the value, key and headers)"
+                                               : ""));
     spdlog::error("dead-letter topic {} refuses {}[{}]@{} ({}); holding it, its partition's "
                   "commit waits; retrying every {} ms",
                   config_.topic, ev.partition->topic, ev.partition->partition, ev.offset,
@@ -162,27 +169,45 @@ void DeadLetters::onProducerError(rd_kafka_resp_err_t err, bool fatal, const std
   }
   if (replacing_) return;
   replacing_ = true;
+  // A new producer that fails again soon is paced like a failed replacement.
+  if (replaced_ > 0 && loop_.now() - last_replacement_ < pacing_.max_retry) {
+    ++failed_replacements_;
+  } else {
+    failed_replacements_ = 0;
+  }
   fatal_error_ = std::string(rd_kafka_err2name(err)) + ": " + reason;
   spdlog::error("dead-letter producer: fatal error ({}); replacing it and producing its {} "
                 "unacknowledged letter(s) again",
                 fatal_error_, entries_.size());
-  // Not here: this runs inside the producer's own poll.
-  loop_.runAfter(Millis(0), [this] { replaceProducer(); });
+  // Not here: this runs inside the producer's own poll. Paced like a retry when the last
+  // replacement failed too, so a producer that keeps failing cannot spin the loop.
+  loop_.runAfter(replacementDelay(), [this] { replaceProducer(); });
+}
+
+Millis DeadLetters::replacementDelay() const {
+  if (failed_replacements_ == 0) return Millis(0);
+  const std::uint32_t doublings = std::min<std::uint32_t>(failed_replacements_ - 1, 20);
+  return std::min(pacing_.max_retry, Millis(pacing_.first_retry.count() << doublings));
 }
 
 void DeadLetters::replaceProducer() {
-  loop_.unwatch(producer_->wakeFd());
-  producer_.reset();
+  if (producer_) {
+    loop_.unwatch(producer_->wakeFd());
+    producer_.reset();
+  }
   try {
     startProducer();
   } catch (const std::exception& e) {
-    // Its settings were good at start-up; whatever this is may pass.
+    // Its settings were good at start-up; whatever this is (no descriptors, a certificate
+    // file in the middle of a rotation) may pass.
+    ++failed_replacements_;
     spdlog::error("dead-letter producer: cannot create a new one ({}); trying again in {} ms",
-                  e.what(), pacing_.first_retry.count());
-    loop_.runAfter(pacing_.first_retry, [this] { replaceProducer(); });
+                  e.what(), replacementDelay().count());
+    loop_.runAfter(replacementDelay(), [this] { replaceProducer(); });
     return;
   }
   ++replaced_;
+  last_replacement_ = loop_.now();
   replacing_ = false;
   fatal_error_.clear();
   std::vector<std::uint64_t> ids;
@@ -200,6 +225,9 @@ void DeadLetters::hold(Entry& e, const std::string& why) {
   ++held_;
   ++e.event->partition->held_events;
   if (!why.empty()) last_refusal_ = why;
+  if (on_held_) {
+    loop_.runAfter(Millis(0), [this, partition = e.event->partition] { on_held_(*partition); });
+  }
 }
 
 void DeadLetters::unhold(Entry& e) {

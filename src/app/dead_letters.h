@@ -32,9 +32,13 @@ struct DeadLetterPacing {
 class DeadLetters {
  public:
   using DoneCallback = std::function<void(EventPtr)>;
+  // An event of this partition just became held: a drain waiting for it may be over. Called
+  // from the loop after the call that held it returned, so it may abandon anything.
+  using HeldCallback = std::function<void(const PartitionState&)>;
 
   DeadLetters(EventLoop& loop, const KafkaConfig& kafka, const DeadLetterConfig& config,
-              DoneCallback on_done, DeadLetterPacing pacing = {});  // throws (bad settings)
+              DoneCallback on_done, HeldCallback on_held,
+              DeadLetterPacing pacing = {});  // throws (bad settings)
   ~DeadLetters();
   DeadLetters(const DeadLetters&) = delete;
   DeadLetters& operator=(const DeadLetters&) = delete;
@@ -73,6 +77,7 @@ class DeadLetters {
   void onFailure(std::uint64_t id, rd_kafka_resp_err_t err);
   void onProducerError(rd_kafka_resp_err_t err, bool fatal, const std::string& reason);
   void replaceProducer();
+  Millis replacementDelay() const;
   void hold(Entry& e, const std::string& why);
   void unhold(Entry& e);
 
@@ -80,10 +85,13 @@ class DeadLetters {
   KafkaConfig kafka_;
   DeadLetterConfig config_;
   DoneCallback on_done_;
+  HeldCallback on_held_;
   DeadLetterPacing pacing_;
   std::unique_ptr<DeadLetterProducer> producer_;
   std::uint64_t generation_ = 0;  // of producer_: acks of a replaced one are ignored
   bool replacing_ = false;
+  std::uint32_t failed_replacements_ = 0;  // in a row: paces the next attempt
+  TimePoint last_replacement_{};
   std::string fatal_error_;  // while a fatal producer error waits for the replacement
   std::unordered_map<std::uint64_t, Entry> entries_;
   std::uint64_t next_id_ = 1;

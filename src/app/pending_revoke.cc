@@ -19,6 +19,13 @@ void PendingRevoke::add(const rd_kafka_topic_partition_list_t& partitions,
   }
 }
 
+void PendingRevoke::remove(const char* topic, std::int32_t partition) {
+  rd_kafka_topic_partition_list_del(partitions_.get(), topic, partition);
+  std::erase_if(states_, [&](const PartitionStatePtr& s) {
+    return s->partition == partition && s->topic == topic;
+  });
+}
+
 bool PendingRevoke::drained() const {
   return std::all_of(states_.begin(), states_.end(), [](const PartitionStatePtr& s) {
     return s->offsets.outstanding() <= s->held_events;

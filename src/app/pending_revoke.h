@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "delivery/partition_registry.h"
@@ -19,6 +20,11 @@ class PendingRevoke {
   // `states`: sluice's state of those partitions it knows (some may be unknown to it).
   void add(const rd_kafka_topic_partition_list_t& partitions,
            const std::vector<PartitionStatePtr>& states);
+
+  // Forgets a partition lost meanwhile: librdkafka fails a whole incremental unassign that
+  // names a partition it no longer has assigned.
+  void remove(const char* topic, std::int32_t partition);
+  bool empty() const { return partitions_->cnt == 0; }
 
   // Nothing left to wait for: no partition has an event outstanding other than held ones,
   // which can never finish by themselves.

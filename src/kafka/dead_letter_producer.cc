@@ -95,9 +95,10 @@ rd_kafka_resp_err_t DeadLetterProducer::produce(std::uint64_t id,
                                                 const DeadLetterReason& why) {
   rd_kafka_headers_t* original_headers = nullptr;
   rd_kafka_headers_t* headers =
-      rd_kafka_message_headers(&original, &original_headers) == RD_KAFKA_RESP_ERR_NO_ERROR
+      !why.omit_key_and_headers &&
+              rd_kafka_message_headers(&original, &original_headers) == RD_KAFKA_RESP_ERR_NO_ERROR
           ? rd_kafka_headers_copy(original_headers)
-          : rd_kafka_headers_new(8);
+          : rd_kafka_headers_new(12);
   rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
   const std::int64_t ts = rd_kafka_message_timestamp(&original, &ts_type);
   addHeader(headers, "sluice.reason", why.reason);
@@ -111,12 +112,15 @@ rd_kafka_resp_err_t DeadLetterProducer::produce(std::uint64_t id,
   addHeader(headers, "sluice.source.offset", std::to_string(original.offset));
   if (ts >= 0) addHeader(headers, "sluice.source.timestamp", std::to_string(ts));
   if (why.omit_value) addHeader(headers, "sluice.value_omitted", std::to_string(original.len));
+  if (why.omit_key_and_headers && original.key != nullptr) {
+    addHeader(headers, "sluice.key_omitted", std::to_string(original.key_len));
+  }
 
   std::array<rd_kafka_vu_t, 6> vu{};
   vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
   vu[0].u.cstr = topic_.c_str();
-  vu[1].vtype = RD_KAFKA_VTYPE_KEY;
-  vu[1].u.mem = {original.key, original.key_len};
+  vu[1].vtype = RD_KAFKA_VTYPE_KEY;  // left null when the key is omitted
+  if (!why.omit_key_and_headers) vu[1].u.mem = {original.key, original.key_len};
   vu[2].vtype = RD_KAFKA_VTYPE_VALUE;  // left null when the value is omitted
   if (!why.omit_value) vu[2].u.mem = {original.payload, original.len};
   vu[3].vtype = RD_KAFKA_VTYPE_HEADERS;

@@ -22,6 +22,10 @@ struct DeadLetterReason {
   // Write the record without its value (for values over the topic's size limit); the
   // header sluice.value_omitted then carries the original size.
   bool omit_value = false;
+  // The last resort before holding: also without the original key and headers (a hostile
+  // record's own may be over the limit), keeping the sluice.* headers and coordinates;
+  // sluice.key_omitted carries the key's size.
+  bool omit_key_and_headers = false;
 };
 
 // Produces dead letters with an idempotent producer (acks=all): the event's key, value and

@@ -74,8 +74,9 @@ class DeadLettersTest : public ::testing::Test {
   }
 
   DeadLetters make(DeadLetterPacing pacing = {Millis(50), Millis(400)}) {
-    return DeadLetters(loop_, kafka_, config_, [this](EventPtr e) { done_.push_back(e->offset); },
-                       pacing);
+    return DeadLetters(
+        loop_, kafka_, config_, [this](EventPtr e) { done_.push_back(e->offset); },
+        [this](const PartitionState& p) { held_calls_.push_back(&p); }, pacing);
   }
 
   static DeadLetterReason invalid() {
@@ -92,28 +93,57 @@ class DeadLettersTest : public ::testing::Test {
   RdKafkaPtr consumer_;
   PartitionStatePtr partition_ = std::make_shared<PartitionState>("in", 0);
   std::vector<std::int64_t> done_;
+  std::vector<const PartitionState*> held_calls_;
 };
 
-TEST_F(DeadLettersTest, TooLargeEvenWithoutItsValueIsHeldNotRetriedEverySecond) {
-  // librdkafka refuses records over message.max.bytes before sending (1000 is its minimum);
-  // a 3000-byte key is over it even once the value is left out.
+TEST_F(DeadLettersTest, TooLargeGoesWithoutValueThenWithoutKeyAndHeaders) {
+  // librdkafka refuses records over message.max.bytes before sending (1000 is its minimum).
   config_.properties["message.max.bytes"] = "1000";
-  auto events = consume({{std::string(3000, 'k'), "not json", {}}, {"k", "also not json", {}}});
+  auto events = consume({{"k", std::string(3000, 'v'), {}},
+                         {std::string(3000, 'k'), "x", {{"h", std::string(2000, 'h')}}}});
   ASSERT_EQ(events.size(), 2u);
   DeadLetters letters = make();
   letters.send(std::move(events[0]), invalid());
+  letters.send(std::move(events[1]), invalid());
+  ASSERT_TRUE(runUntil(loop_, [&] { return done_.size() == 2; }, 10s)) << letters.trouble();
+  EXPECT_EQ(letters.held(), 0u);
+  const auto written = readTopic(kafka_.brokers, "dlq", 2, 10s);
+  ASSERT_EQ(written.size(), 2u);
+  EXPECT_EQ(written[0].key, "k");  // the value alone was too much
+  EXPECT_TRUE(written[0].value.empty());
+  EXPECT_EQ(written[0].headers.at("sluice.value_omitted"), "3000");
+  EXPECT_EQ(written[0].headers.count("sluice.key_omitted"), 0u);
+  EXPECT_TRUE(written[1].key.empty());  // a hostile key and header: left out too
+  EXPECT_EQ(written[1].headers.at("sluice.key_omitted"), "3000");
+  EXPECT_EQ(written[1].headers.count("h"), 0u);
+  EXPECT_EQ(written[1].headers.at("sluice.source.offset"), "1");
+  EXPECT_EQ(written[1].headers.at("sluice.reason"), "invalid_json");
+}
+
+TEST_F(DeadLettersTest, TooLargeEvenBareIsHeldNotRetriedEverySecond) {
+  config_.properties["message.max.bytes"] = "1000";
+  auto events = consume({{"k", "not json", {}}, {"k", "also not json", {}}});
+  ASSERT_EQ(events.size(), 2u);
+  DeadLetters letters = make();
+  DeadLetterReason huge = invalid();
+  huge.error = std::string(3000, 'e');  // the sluice.* headers alone are over the limit
+  letters.send(std::move(events[0]), huge);
   letters.send(std::move(events[1]), invalid());
   ASSERT_TRUE(runUntil(loop_, [&] { return done_.size() == 1 && letters.held() == 1; }, 10s))
       << "done " << done_.size() << ", held " << letters.held();
   EXPECT_EQ(done_, std::vector<std::int64_t>{1});  // the other one is written
   EXPECT_EQ(partition_->held_events, 1u);          // drains do not wait for it
   EXPECT_NE(letters.trouble().find("MSG_SIZE_TOO_LARGE"), std::string::npos) << letters.trouble();
-  EXPECT_NE(letters.trouble().find("without the value"), std::string::npos) << letters.trouble();
+  EXPECT_NE(letters.trouble().find("without the value, key and headers"), std::string::npos)
+      << letters.trouble();
+  // Whoever drains that partition hears of it, after the call that held it.
+  ASSERT_TRUE(runUntil(loop_, [&] { return held_calls_.size() == 1; }, 1s));
+  EXPECT_EQ(held_calls_[0], partition_.get());
   // Held letters go again only at the slowest pace (400 ms here), not at every loop turn.
   const std::uint64_t before = letters.produceAttempts();
   runUntil(loop_, [] { return false; }, Millis(1'000));
-  EXPECT_LE(letters.produceAttempts() - before, 2u * 3u);  // value, then without: per try
-  EXPECT_GE(letters.produceAttempts() - before, 2u);
+  EXPECT_LE(letters.produceAttempts() - before, 3u * 3u);  // 3 tries, each in 3 forms
+  EXPECT_GE(letters.produceAttempts() - before, 3u);
   // A rebalance takes it back: nothing is left held.
   EXPECT_EQ(letters.abandon(partition_.get()).size(), 1u);
   EXPECT_EQ(letters.held(), 0u);
@@ -138,6 +168,24 @@ TEST_F(DeadLettersTest, RefusedLettersAreHeldUntilTheTopicTakesThemAgain) {
   EXPECT_EQ(partition_->held_events, 0u);
   EXPECT_TRUE(letters.trouble().empty());
   EXPECT_EQ(readTopic(kafka_.brokers, "dlq", 1, 10s).size(), 1u);
+}
+
+TEST_F(DeadLettersTest, LettersInFlightAtAFatalErrorAreProducedAgain) {
+  auto events = consume({{"a", "x", {}}, {"b", "y", {}}});
+  ASSERT_EQ(events.size(), 2u);
+  mock_.setRtt(1, 1'000);  // produce requests now take a second to be answered
+  DeadLetters letters = make();
+  letters.send(std::move(events[0]), invalid());
+  letters.send(std::move(events[1]), invalid());
+  runUntil(loop_, [] { return false; }, Millis(200));  // both are on their way
+  ASSERT_TRUE(done_.empty());
+  letters.triggerFatalErrorForTesting();
+  ASSERT_TRUE(runUntil(loop_, [&] { return done_.size() == 2; }, 20s))
+      << "done " << done_.size() << ", trouble: " << letters.trouble();
+  EXPECT_EQ(letters.producersReplaced(), 1u);
+  std::set<std::string> keys;
+  for (const auto& r : readTopic(kafka_.brokers, "dlq", 2, 10s)) keys.insert(r.key);
+  EXPECT_EQ(keys, (std::set<std::string>{"a", "b"}));
 }
 
 TEST_F(DeadLettersTest, FatalProducerErrorReplacesTheProducerAndLosesNothing) {

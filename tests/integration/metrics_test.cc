@@ -108,22 +108,21 @@ TEST(Metrics, HeldEventsShowWhyACommitStands) {
   EXPECT_TRUE(pl.sluice(0).wait(30s).has_value());
 }
 
-// A dead letter the topic can never take (its key alone is over the producer's size limit):
+// A dead letter the topic can never take (the topic's size limit is below any record):
 // before, it was retried every second forever, the shutdown drain waited out its whole grace
 // for it, and /readyz said ready. Now it is held, said once, and readiness says why.
 TEST(Metrics, UnwritableDeadLetterIsHeldAndReadinessSaysWhy) {
   Pipeline pl("metrics-dlq-unwritable", 1);
   const std::string dlq = pl.topic() + "-dlq";
-  createTopic(pl.bootstrap(), dlq, 1);
+  createTopic(pl.bootstrap(), dlq, 1, false, {{"max.message.bytes", "64"}});
   const auto a = pl.startSink("a");
   const int port = freePort();
   ConfigOptions options;
-  options.extra = "dead_letter: {topic: " + dlq +
-                  ", properties: {message.max.bytes: \"1000\"}}\nshutdown_grace_ms: 20000\n"
+  options.extra = "dead_letter: {topic: " + dlq + "}\nshutdown_grace_ms: 20000\n"
                   "metrics: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n";
   pl.startSluice(pl.writeConfig(options));
   produceRaw(pl.bootstrap(), pl.topic(), 0,
-             {{"ok", R"({"seq":1})", {}}, {std::string(3000, 'k'), "{\"seq\":", {}},
+             {{"ok", R"({"seq":1})", {}}, {"bad", "{\"seq\":", {}},
               {"ok2", R"({"seq":2})", {}}});
   ASSERT_TRUE(waitFor([&] { return pl.recordCount(a) >= 2; }, 30s)) << pl.sluiceLog(0);
   HttpAnswer ready;

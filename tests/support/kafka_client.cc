@@ -71,12 +71,18 @@ void onDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
 }  // namespace
 
 void createTopic(const std::string& bootstrap, const std::string& topic, int partitions,
-                 bool allow_existing) {
+                 bool allow_existing, const std::map<std::string, std::string>& configs) {
   RdKafkaPtr rk = makeClient(RD_KAFKA_PRODUCER, bootstrap, {});
   std::array<char, 512> err{};
   rd_kafka_NewTopic_t* nt =
       rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err.data(), err.size());
   if (nt == nullptr) throw std::runtime_error("NewTopic: " + std::string(err.data()));
+  for (const auto& [name, value] : configs) {
+    if (rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str())) {
+      rd_kafka_NewTopic_destroy(nt);
+      throw std::runtime_error("NewTopic config " + name);
+    }
+  }
   RdQueuePtr q(rd_kafka_queue_new(rk.get()));
   rd_kafka_CreateTopics(rk.get(), &nt, 1, nullptr, q.get());
   rd_kafka_NewTopic_destroy(nt);

@@ -14,8 +14,10 @@ using PartitionOffsets = std::map<std::int32_t, std::int64_t>;
 
 // Creates the topic (replication 1); an existing topic with that name is an error unless
 // `allow_existing`. Waits until its metadata shows every partition. Throws on failure.
+// `configs`: topic configs such as max.message.bytes.
 void createTopic(const std::string& bootstrap, const std::string& topic, int partitions,
-                 bool allow_existing = false);
+                 bool allow_existing = false,
+                 const std::map<std::string, std::string>& configs = {});
 
 struct RawRecord {
   std::string key;

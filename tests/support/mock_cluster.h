@@ -67,6 +67,13 @@ class MockCluster {
     }
   }
 
+  // Every request to `broker` is answered `rtt_ms` late.
+  void setRtt(std::int32_t broker, int rtt_ms) {
+    if (const auto e = rd_kafka_mock_broker_set_rtt(cluster_, broker, rtt_ms); e) {
+      throw std::runtime_error(std::string("mock rtt: ") + rd_kafka_err2str(e));
+    }
+  }
+
   // The next `count` Produce requests (to any broker) fail with `err`.
   void failNextProduces(rd_kafka_resp_err_t err, std::size_t count) {
     constexpr std::int16_t kApiKeyProduce = 0;

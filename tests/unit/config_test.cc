@@ -333,6 +333,7 @@ TEST(Config, NonScalarKeysAreConfigErrorsNotCrashes) {
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0], "test.yaml: kafka: key #1 at line 1 is not a plain name (a list or mapping "
                   "used as a key)");
+  EXPECT_TRUE(mentions(problemsOf("{[a]: 1}\n"), "test.yaml: the file: key #1"));
 }
 
 TEST(Config, AliasBombsAndDeepNestingAreRefusedQuickly) {
@@ -346,6 +347,11 @@ TEST(Config, AliasBombsAndDeepNestingAreRefusedQuickly) {
   const auto p = problemsOf(bomb);
   EXPECT_TRUE(mentions(p, "too many nodes")) << (p.empty() ? "" : p[0]);
   EXPECT_FALSE(problemsOf(std::string(100'000, '[')).empty());
+  // yaml-cpp knows an anchor before its collection is parsed: these contain themselves.
+  EXPECT_TRUE(mentions(problemsOf("x: &a [*a]\n"), "x[0]: refers to itself"));
+  EXPECT_TRUE(mentions(problemsOf("kafka: &k {self: *k}\n"), "kafka.self: refers to itself"));
+  EXPECT_TRUE(mentions(problemsOf("a: " + std::string(100, '[') + std::string(100, ']') + "\n"),
+                       "nested deeper than 64 levels"));
   EXPECT_FALSE(problemsOf("kafka: " + std::string(100'000, '{')).empty());
 }
 

@@ -26,6 +26,14 @@ TEST(PendingRevoke, ASecondRevokeJoinsTheFirst) {
   EXPECT_NE(rd_kafka_topic_partition_list_find(&list, "t", 1), nullptr);
   EXPECT_NE(rd_kafka_topic_partition_list_find(&list, "u", 0), nullptr);
   EXPECT_EQ(pending.states().size(), 3u);
+  // One of them lost meanwhile: the unassign must not name it again.
+  pending.remove("t", 1);
+  EXPECT_EQ(pending.partitions().cnt, 2);
+  EXPECT_EQ(rd_kafka_topic_partition_list_find(&pending.partitions(), "t", 1), nullptr);
+  EXPECT_EQ(pending.states().size(), 2u);
+  pending.remove("t", 0);
+  pending.remove("u", 0);
+  EXPECT_TRUE(pending.empty());
 }
 
 TEST(PendingRevoke, DrainedOnceOnlyHeldEventsAreLeft) {
