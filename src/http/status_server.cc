@@ -2,25 +2,32 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 namespace sluice {
 namespace {
 
-constexpr std::size_t kMaxRequest = 16 * 1024;
-constexpr Millis kConnectionDeadline{5'000};
+// Input a connection may send after its answer before it is cut off (see flush()).
+constexpr std::size_t kMaxDrain = 64 * 1024;
+constexpr std::chrono::minutes kWarningInterval{1};
 
 const char* reason(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 400:
+      return "Bad Request";
     case 404:
       return "Not Found";
     case 405:
@@ -36,8 +43,10 @@ const char* reason(int status) {
 
 }  // namespace
 
-StatusServer::StatusServer(EventLoop& loop, const std::string& listen, Handler handler)
-    : loop_(loop), handler_(std::move(handler)) {
+StatusServer::StatusServer(EventLoop& loop, const std::string& listen, Handler handler,
+                           StatusServerLimits limits)
+    : loop_(loop), handler_(std::move(handler)), limits_(limits) {
+  limits_.max_connections = std::max<std::size_t>(limits_.max_connections, 1);
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("metrics.listen: want HOST:PORT");
   sockaddr_in addr{};
@@ -61,7 +70,10 @@ StatusServer::StatusServer(EventLoop& loop, const std::string& listen, Handler h
   if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     throw std::system_error(errno, std::generic_category(), "metrics.listen " + listen);
   }
-  if (::listen(listener_.get(), 64) != 0) {
+  // A deep accept queue: in a connect burst a probe's connection waits a moment for its turn
+  // (each accept beyond the cap evicts a stalled one) instead of losing its SYN and retrying
+  // a second later, past a typical 1 s probe timeout. The kernel caps it at net.core.somaxconn.
+  if (::listen(listener_.get(), SOMAXCONN) != 0) {
     throw std::system_error(errno, std::generic_category(), "listen");
   }
   socklen_t len = sizeof addr;
@@ -73,102 +85,207 @@ StatusServer::StatusServer(EventLoop& loop, const std::string& listen, Handler h
 StatusServer::~StatusServer() {
   for (auto& [fd, c] : connections_) {
     loop_.unwatch(fd);
-    if (c->deadline != 0) loop_.cancel(c->deadline);
+    loop_.cancel(c->deadline);
   }
+  loop_.cancel(resume_accepting_);
   loop_.unwatch(listener_.get());
 }
 
-void StatusServer::accept() {
-  for (;;) {
-    const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or out of descriptors: try again on the next wake
-    auto c = std::make_unique<Connection>();
-    c->fd.reset(fd);
-    c->deadline = loop_.runAfter(kConnectionDeadline, [this, fd] {
-      if (auto it = connections_.find(fd); it != connections_.end()) it->second->deadline = 0;
-      close(fd);
-    });
-    connections_.emplace(fd, std::move(c));
-    loop_.watch(fd, EPOLLIN, [this, fd](std::uint32_t ev) { onEvent(fd, ev); });
+StatusServer::Stats StatusServer::stats() const {
+  Stats s = counters_;
+  s.connections = connections_.size();
+  for (const auto& [fd, c] : connections_) {
+    s.buffered_bytes += c->in.size() + c->out.size() - c->written;
   }
+  return s;
 }
 
-void StatusServer::onEvent(int fd, std::uint32_t events) {
-  auto it = connections_.find(fd);
-  if (it == connections_.end()) return;
-  Connection& c = *it->second;
-  if (!c.out.empty()) {
-    flush(fd);
-    return;
-  }
-  if (events & (EPOLLERR | EPOLLHUP)) {
-    close(fd);
-    return;
-  }
-  std::array<char, 4096> buf{};
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n > 0) {
-      c.in.append(buf.data(), static_cast<std::size_t>(n));
-      if (c.in.size() > kMaxRequest) break;
-      continue;
-    }
-    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-      close(fd);
+void StatusServer::accept() {
+  // A quarter of the cap per wake: a connect flood cannot hold the loop (the listener stays
+  // readable and we come back next round), nor push a connection accepted a moment ago out
+  // before the loop has read what it sent.
+  const std::size_t batch = std::max<std::size_t>(limits_.max_connections / 4, 1);
+  for (std::size_t i = 0; i < batch; ++i) {
+    const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN) return;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      pauseAccepting(errno);  // EMFILE, ENFILE, ENOBUFS, ENOMEM: no progress possible now
       return;
     }
-    if (errno == EAGAIN) break;
-  }
-  if (c.in.size() > kMaxRequest || c.in.find("\r\n\r\n") != std::string::npos) {
-    respond(c);
-    flush(fd);
+    if (connections_.size() >= limits_.max_connections) evictOne();
+    auto c = std::make_unique<Connection>();
+    c->fd.reset(fd);
+    c->seq = next_seq_++;
+    c->deadline = loop_.runAfter(limits_.deadline, [this, fd] {
+      ++counters_.timed_out;
+      cutOff(fd);
+    });
+    connections_.emplace(fd, std::move(c));
+    loop_.watch(fd, EPOLLIN, [this, fd](std::uint32_t) { onEvent(fd); });
   }
 }
 
-void StatusServer::respond(Connection& c) {
-  Response r;
-  if (c.in.size() > kMaxRequest) {
-    r.status = 431;
-  } else {
-    // Request line: METHOD SP TARGET SP VERSION
-    const auto line_end = c.in.find("\r\n");
-    const std::string_view line(c.in.data(), line_end);
-    const auto sp1 = line.find(' ');
-    const auto sp2 = line.find(' ', sp1 + 1);
-    const std::string_view method = line.substr(0, sp1);
-    std::string_view target = sp1 == std::string_view::npos
-                                  ? std::string_view()
-                                  : line.substr(sp1 + 1, sp2 - sp1 - 1);
-    target = target.substr(0, target.find('?'));
-    if (method != "GET" && method != "HEAD") {
-      r.status = 405;
-    } else {
-      r = handler_(target);
-      if (method == "HEAD") r.body.clear();
-    }
+void StatusServer::pauseAccepting(int error) {
+  // The waiting connection keeps the level-triggered listener readable, so watching it while
+  // accept cannot succeed would spin the loop at full CPU; look again a little later.
+  loop_.setEvents(listener_.get(), 0);
+  resume_accepting_ = loop_.runAfter(limits_.accept_pause, [this] {
+    resume_accepting_ = 0;
+    loop_.setEvents(listener_.get(), EPOLLIN);
+  });
+  ++counters_.accept_pauses;
+  const TimePoint now = loop_.now();
+  if (!warned_at_ || now - *warned_at_ >= kWarningInterval) {
+    warned_at_ = now;
+    spdlog::warn("status port: accept failed ({}); pausing {} ms each time ({} pauses so far)",
+                 std::error_code(error, std::generic_category()).message(),
+                 limits_.accept_pause.count(), counters_.accept_pauses);
   }
-  c.out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
-          "\r\nContent-Type: " + r.content_type + "\r\nContent-Length: " +
-          std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
 }
 
-void StatusServer::flush(int fd) {
+void StatusServer::evictOne() {
+  // The oldest connection still sending its request: a stalled client loses its place, a probe
+  // that sends its request in one go never does. Only when all are being answered (slow
+  // readers) does the oldest of those go. A draining connection counts as being answered: the
+  // kernel may still hold the end of its answer, which a reset would throw away.
+  const auto rank = [](const Connection& c) {
+    return std::pair(c.phase != Phase::kReading, c.seq);
+  };
+  const auto victim = std::min_element(
+      connections_.begin(), connections_.end(),
+      [&](const auto& a, const auto& b) { return rank(*a.second) < rank(*b.second); });
+  ++counters_.evicted;
+  cutOff(victim->first);
+}
+
+void StatusServer::onEvent(int fd) {
+  // The event mask is not consulted: after a close in the same round the fd number may belong
+  // to a new connection, and the socket calls below report errors and hang-ups anyway.
   auto it = connections_.find(fd);
   if (it == connections_.end()) return;
   Connection& c = *it->second;
+  switch (c.phase) {
+    case Phase::kReading:
+      readRequest(c);
+      break;
+    case Phase::kWriting:
+      flush(c);
+      break;
+    case Phase::kDraining:
+      drain(c);
+      break;
+  }
+}
+
+void StatusServer::readRequest(Connection& c) {
+  const int fd = c.fd.get();
+  bool closed = false;
+  // Never past the head limit: at the limit the parser's answer is final.
+  while (!closed && c.in.size() < kMaxStatusRequestHead) {
+    std::array<char, 4096> buf;
+    const std::size_t want = std::min(buf.size(), kMaxStatusRequestHead - c.in.size());
+    const ssize_t n = ::read(fd, buf.data(), want);
+    if (n > 0) {
+      c.in.append(buf.data(), static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EAGAIN) {
+      break;
+    } else if (n == 0 || errno != EINTR) {
+      closed = true;
+    }
+  }
+  counters_.largest_request = std::max(counters_.largest_request, c.in.size());
+  const StatusRequest request = parseStatusRequest(c.in);
+  if (request.head != StatusRequest::Head::kIncomplete) {
+    respond(c, request);  // even when closed: a client may half-close after its request
+  } else if (closed) {
+    close(fd);
+  }
+}
+
+void StatusServer::respond(Connection& c, const StatusRequest& request) {
+  Response r;
+  bool head_only = false;
+  switch (request.head) {
+    case StatusRequest::Head::kComplete:
+      if (request.method == "GET" || request.method == "HEAD") {
+        r = handler_(request.path);
+        head_only = request.method == "HEAD";
+      } else {
+        r.status = 405;
+        r.body = "GET or HEAD only\n";
+      }
+      break;
+    case StatusRequest::Head::kTooLarge:
+      r.status = 431;
+      r.body = "request head too large\n";
+      break;
+    case StatusRequest::Head::kMalformed:
+    case StatusRequest::Head::kIncomplete:
+      r.status = 400;
+      r.body = "bad request\n";
+      break;
+  }
+  // A HEAD answer's Content-Length is that of the GET answer (RFC 9110 §8.6).
+  c.out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\n" +
+          (r.status == 405 ? "Allow: GET, HEAD\r\n" : "") + "Content-Type: " + r.content_type +
+          "\r\nContent-Length: " + std::to_string(r.body.size()) +
+          "\r\nConnection: close\r\n\r\n" + (head_only ? std::string() : std::move(r.body));
+  c.in = std::string();  // request and path point into it; neither is needed any more
+  c.phase = Phase::kWriting;
+  flush(c);
+}
+
+void StatusServer::flush(Connection& c) {
+  const int fd = c.fd.get();
   while (c.written < c.out.size()) {
-    const ssize_t n = ::write(fd, c.out.data() + c.written, c.out.size() - c.written);
+    const ssize_t n =
+        ::send(fd, c.out.data() + c.written, c.out.size() - c.written, MSG_NOSIGNAL);
     if (n > 0) {
       c.written += static_cast<std::size_t>(n);
     } else if (n < 0 && errno == EAGAIN) {
       loop_.setEvents(fd, EPOLLOUT);
       return;
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else {
+    } else if (n == 0 || errno != EINTR) {
+      close(fd);
+      return;
+    }
+  }
+  // Closing with unread input would send a reset, which can destroy the answer before the
+  // client has read it; so half-close and read until the client closes (RFC 9112 §9.6).
+  c.out = std::string();
+  c.written = 0;
+  if (::shutdown(fd, SHUT_WR) != 0) {  // the peer is gone already
+    close(fd);
+    return;
+  }
+  c.phase = Phase::kDraining;
+  loop_.setEvents(fd, EPOLLIN);
+  drain(c);
+}
+
+void StatusServer::drain(Connection& c) {
+  const int fd = c.fd.get();
+  for (;;) {
+    std::array<char, 4096> buf;
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n > 0) {
+      c.drained += static_cast<std::size_t>(n);
+      if (c.drained > kMaxDrain) break;
+    } else if (n < 0 && errno == EAGAIN) {
+      return;
+    } else if (n == 0 || errno != EINTR) {
       break;
     }
   }
+  close(fd);
+}
+
+void StatusServer::cutOff(int fd) {
+  // A reset rather than a FIN: the kernel drops the unsent answer at once instead of keeping
+  // it for a peer that does not read.
+  const linger reset{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   close(fd);
 }
 
@@ -176,8 +293,8 @@ void StatusServer::close(int fd) {
   auto it = connections_.find(fd);
   if (it == connections_.end()) return;
   loop_.unwatch(fd);
-  if (it->second->deadline != 0) loop_.cancel(it->second->deadline);
-  connections_.erase(it);  // closes the fd
+  loop_.cancel(it->second->deadline);  // a no-op when it is the deadline that fired
+  connections_.erase(it);              // closes the fd
 }
 
 }  // namespace sluice
