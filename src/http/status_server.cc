@@ -226,11 +226,14 @@ void StatusServer::respond(Connection& c, const StatusRequest& request) {
       r.body = "bad request\n";
       break;
   }
-  // A HEAD answer's Content-Length is that of the GET answer (RFC 9110 §8.6).
+  // A HEAD answer's Content-Length is that of the GET answer (RFC 9110 §8.6). The head is
+  // built before the body is appended: within one expression the body could be moved out
+  // before its size is read (the operands of + are unsequenced), which sent Content-Length 0.
   c.out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\n" +
           (r.status == 405 ? "Allow: GET, HEAD\r\n" : "") + "Content-Type: " + r.content_type +
           "\r\nContent-Length: " + std::to_string(r.body.size()) +
-          "\r\nConnection: close\r\n\r\n" + (head_only ? std::string() : std::move(r.body));
+          "\r\nConnection: close\r\n\r\n";
+  if (!head_only) c.out += r.body;
   c.in = std::string();  // request and path point into it; neither is needed any more
   c.phase = Phase::kWriting;
   flush(c);

@@ -40,7 +40,14 @@ HttpAnswer request(int port, const std::string& method, const std::string& path)
   for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) raw.append(buf, static_cast<size_t>(n));
   ::close(fd);
   if (raw.rfind("HTTP/1.1 ", 0) == 0) a.status = std::stoi(raw.substr(9, 3));
-  if (const auto sep = raw.find("\r\n\r\n"); sep != std::string::npos) a.body = raw.substr(sep + 4);
+  if (const auto sep = raw.find("\r\n\r\n"); sep != std::string::npos) {
+    a.body = raw.substr(sep + 4);
+    // What a real client (Prometheus) takes as the body: Content-Length bytes of it.
+    const std::string head = raw.substr(0, sep + 2);
+    if (const auto at = head.find("\r\nContent-Length: "); at != std::string::npos) {
+      a.body = a.body.substr(0, std::stoul(head.substr(at + 18)));
+    }
+  }
   return a;
 }
 

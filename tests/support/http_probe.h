@@ -13,7 +13,8 @@ struct HttpAnswer {
   std::string body;
 };
 
-// One request on a fresh connection to 127.0.0.1:port, read until the server closes.
+// One request on a fresh connection to 127.0.0.1:port, read until the server closes; the body
+// is what Content-Length says it is, as for any HTTP client.
 HttpAnswer request(int port, const std::string& method, const std::string& path);
 
 // The value of one series ("name{labels}") in a Prometheus exposition, -1 when absent.

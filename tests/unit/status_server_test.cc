@@ -572,6 +572,11 @@ TEST(StatusServer, OtherMethodsGet405AndGarbage400) {
     const bool allow = r.data.find("\r\nAllow: GET, HEAD\r\n") != std::string::npos;
     EXPECT_EQ(allow, c.status == 405) << r.data;
   }
+  // GET: Content-Length is the body's (it once read 0: the body was moved out first).
+  const Received get = roundTrip(server.port(), "GET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(statusOf(get), 200);
+  EXPECT_NE(get.data.find("\r\nContent-Length: 3\r\n"), std::string::npos) << get.data;
+  EXPECT_TRUE(get.data.ends_with("\r\n\r\nok\n")) << get.data;
   // HEAD: the GET answer's headers, Content-Length included, and no body.
   const Received head = roundTrip(server.port(), "HEAD /healthz HTTP/1.1\r\n\r\n");
   EXPECT_EQ(statusOf(head), 200);
