@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/variables.h"
+
 namespace sluice {
 namespace {
 
@@ -445,50 +447,6 @@ bool validListenAddress(const std::string& listen) {
   return !port.empty() && ec == std::errc() && end == port.data() + port.size() && value <= 65535;
 }
 
-// ${NAME} and ${NAME:-default} in a scalar, from the environment; "$$" is a literal "$".
-// Applied to parsed scalars, not to the file's text, so a value can never inject YAML.
-std::string expandVariables(const std::string& in, const std::string& path,
-                            std::vector<std::string>& problems) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '$' || i + 1 >= in.size()) {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (in[i + 1] == '$') {
-      out.push_back('$');
-      ++i;
-      continue;
-    }
-    if (in[i + 1] != '{') {
-      out.push_back(in[i]);
-      continue;
-    }
-    const std::size_t close = in.find('}', i + 2);
-    if (close == std::string::npos) {
-      problems.push_back(path + ": unterminated ${ in \"" + in + "\"");
-      return in;
-    }
-    std::string name = in.substr(i + 2, close - i - 2);
-    std::optional<std::string> fallback;
-    if (const auto dash = name.find(":-"); dash != std::string::npos) {
-      fallback = name.substr(dash + 2);
-      name.resize(dash);
-    }
-    const char* value = std::getenv(name.c_str());
-    if (value != nullptr && (*value != '\0' || !fallback)) {
-      out += value;
-    } else if (fallback) {
-      out += *fallback;
-    } else {
-      problems.push_back(path + ": environment variable " + name + " is not set");
-    }
-    i = close;
-  }
-  return out;
-}
-
 std::optional<std::string> readSecretFile(const std::filesystem::path& file, const std::string& path,
                                           std::vector<std::string>& problems) {
   std::ifstream in(file);
@@ -515,7 +473,7 @@ void resolveValues(YAML::Node node, const std::string& path, const std::filesyst
       YAML::Node item = node[i];
       const std::string p = path + "[" + std::to_string(i) + "]";
       if (item.IsScalar()) {
-        item = expandVariables(item.Scalar(), p, problems);
+        item = expandVariables(item.Scalar(), p, problems, environmentVariable);
       } else {
         resolveValues(item, p, base, problems);
       }
@@ -528,7 +486,7 @@ void resolveValues(YAML::Node node, const std::string& path, const std::filesyst
     const std::string key = kv.first.as<std::string>();
     YAML::Node value = kv.second;
     if (value.IsScalar()) {
-      value = expandVariables(value.Scalar(), join(key), problems);
+      value = expandVariables(value.Scalar(), join(key), problems, environmentVariable);
       constexpr std::string_view kSuffix = "_file";
       if (key.size() > kSuffix.size() && key.ends_with(kSuffix)) {
         from_files.emplace_back(key, value.Scalar());

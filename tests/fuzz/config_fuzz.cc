@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/variables.h"
 #include "fuzz_support.h"
 #include "kafka/property_check.h"
 #include "validate/validator.h"
@@ -56,41 +57,16 @@ bool containsPlugin(std::string_view s) {
   return lower.find("plugin") != std::string::npos;
 }
 
-// The expansion parseConfig applies to every scalar value (config.cc, expandVariables), with
-// one difference: a variable outside SLUICE_FUZZ_* makes the input unusable.
+// The expansion parseConfig applies to every scalar value, with one difference: a variable
+// outside SLUICE_FUZZ_* makes the input unusable.
 std::optional<std::string> expand(const std::string& in) {
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '$' || i + 1 >= in.size()) {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (in[i + 1] == '$') {
-      out.push_back('$');
-      ++i;
-      continue;
-    }
-    if (in[i + 1] != '{') {
-      out.push_back(in[i]);
-      continue;
-    }
-    const std::size_t close = in.find('}', i + 2);
-    if (close == std::string::npos) return in;  // unterminated: the value stays as it is
-    std::string name = in.substr(i + 2, close - i - 2);
-    std::optional<std::string> fallback;
-    if (const auto dash = name.find(":-"); dash != std::string::npos) {
-      fallback = name.substr(dash + 2);
-      name.resize(dash);
-    }
-    if (name.rfind("SLUICE_FUZZ_", 0) != 0) return std::nullopt;
-    const char* value = std::getenv(name.c_str());
-    if (value != nullptr && (*value != '\0' || !fallback)) {
-      out += value;
-    } else if (fallback) {
-      out += *fallback;
-    }
-    i = close;
-  }
+  bool foreign = false;
+  std::vector<std::string> problems;
+  std::string out = sluice::expandVariables(in, "", problems, [&](const std::string& name) {
+    if (name.rfind("SLUICE_FUZZ_", 0) != 0) foreign = true;
+    return sluice::environmentVariable(name);
+  });
+  if (foreign) return std::nullopt;
   return out;
 }
 
