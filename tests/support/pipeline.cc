@@ -18,6 +18,12 @@
 namespace sluice::testing {
 namespace fs = std::filesystem;
 
+// Benchmarks compare two builds of sluice with the same harness: SLUICE_BIN names the other one.
+std::string sluiceBinary() {
+  const char* b = std::getenv("SLUICE_BIN");
+  return b != nullptr && *b != '\0' ? b : SLUICE_TEST_SLUICE_BIN;
+}
+
 std::string bootstrapServers() {
   const char* b = std::getenv("SLUICE_TEST_BOOTSTRAP");
   return b != nullptr && *b != '\0' ? b : "127.0.0.1:9092";
@@ -26,7 +32,7 @@ std::string bootstrapServers() {
 CommandResult runSluice(const std::vector<std::string>& args, const std::string& dir,
                         std::chrono::milliseconds timeout) {
   static int runs = 0;
-  std::vector<std::string> argv{SLUICE_TEST_SLUICE_BIN};
+  std::vector<std::string> argv{sluiceBinary()};
   argv.insert(argv.end(), args.begin(), args.end());
   const std::string log = dir + "/command-" + std::to_string(++runs) + ".log";
   CommandResult result;
@@ -180,7 +186,7 @@ std::string Pipeline::writeConfig(const ConfigOptions& options) const {
 std::size_t Pipeline::startSluice(const std::string& config_path) {
   const std::size_t index = sluices_.size();
   sluices_.push_back(std::make_unique<ChildProcess>(
-      std::vector<std::string>{SLUICE_TEST_SLUICE_BIN, "--config", config_path},
+      std::vector<std::string>{sluiceBinary(), "--config", config_path},
       dir_ + "/sluice-" + std::to_string(index) + ".log"));
   return index;
 }

@@ -16,6 +16,7 @@
 namespace sluice::testing {
 
 std::string bootstrapServers();  // $SLUICE_TEST_BOOTSTRAP or 127.0.0.1:9092
+std::string sluiceBinary();      // $SLUICE_BIN (another build, for A/B benchmarks) or this build's
 
 // How a short-lived sluice command ended.
 struct CommandResult {
