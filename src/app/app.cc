@@ -20,7 +20,7 @@ constexpr Millis kStoreInterval{10};
 std::vector<Dispatcher::SinkSettings> sinkSettings(const Config& c) {
   std::vector<Dispatcher::SinkSettings> out;
   for (const auto& s : c.sinks) {
-    out.push_back({s.name, s.max_in_flight, s.retry, s.statuses, s.ordering, s.circuit_failures,
+    out.push_back({s.name, s.max_in_flight, s.retry, StatusPolicy(s.statuses), s.ordering, s.circuit_failures,
                    s.batch_max_events, s.batch_max_bytes});
   }
   return out;

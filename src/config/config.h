@@ -3,12 +3,11 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "delivery/backoff.h"
-#include "delivery/status_policy.h"
 
 namespace sluice {
 
@@ -16,6 +15,12 @@ enum class Ordering {
   kUnordered,  // most concurrency
   kKey,        // events with the same Kafka key reach the sink in offset order
   kPartition,  // one event at a time per partition, in offset order
+};
+
+struct BackoffSettings {
+  std::chrono::milliseconds initial{100};
+  std::chrono::milliseconds max{10'000};
+  double multiplier = 2.0;
 };
 
 struct RetryPolicy {
@@ -36,6 +41,14 @@ struct SinkTlsConfig {
   bool verify = true;               // peer certificate and host name; false only for tests
 };
 
+// HTTP statuses a sink moves between the classes (delivery/status_policy.h has the defaults
+// and the rules), e.g. a sink that answers a duplicate key with 409 lists 409 as success.
+struct StatusClasses {
+  std::set<int> success;    // accepted in addition to 2xx
+  std::set<int> retryable;  // retried in addition to the defaults
+  std::set<int> permanent;  // permanent even where the defaults would retry
+};
+
 struct SinkConfig {
   std::string name;
   std::string url;
@@ -47,7 +60,7 @@ struct SinkConfig {
   std::string content_type = "application/json";
   std::map<std::string, std::string> headers;
   RetryPolicy retry;  // defaults to delivery.retry
-  StatusPolicy statuses;
+  StatusClasses statuses;
   Ordering ordering = Ordering::kUnordered;
   std::uint32_t circuit_failures = 5;  // consecutive failures before probing one at a time
   // More than one: up to this many queued events of one partition go in one request, as a

@@ -6,13 +6,9 @@
 #include <random>
 #include <string_view>
 
-namespace sluice {
+#include "config/config.h"
 
-struct BackoffSettings {
-  std::chrono::milliseconds initial{100};
-  std::chrono::milliseconds max{10'000};
-  double multiplier = 2.0;
-};
+namespace sluice {
 
 // Capped exponential backoff with full jitter (the delay is uniform in [0, cap)), so that many
 // deliveries failing at once do not retry in lock-step against a recovering sink.

@@ -11,7 +11,7 @@
 #include "delivery/backoff.h"
 #include "delivery/event.h"
 #include "delivery/status_policy.h"
-#include "http/http_transport.h"
+#include "delivery/http_transport.h"
 #include "loop/event_loop.h"
 
 namespace sluice {

@@ -1,8 +1,7 @@
 #pragma once
 
-#include <set>
-
-#include "http/http_transport.h"
+#include "config/config.h"
+#include "delivery/http_transport.h"
 
 namespace sluice {
 
@@ -18,13 +17,10 @@ const char* verdictName(Verdict v);
 // key is still being processed), 425, 429, 5xx and every transport failure retryable; every
 // other status permanent (3xx too: curl does not follow redirects, so a redirect is a
 // misconfigured URL, and retrying it forever would hide that). Per sink, statuses can be
-// moved between the classes, e.g. a sink that answers a duplicate key with 409 lists 409 as
-// success.
-class StatusPolicy {
- public:
-  std::set<int> success;    // accepted in addition to 2xx
-  std::set<int> retryable;  // retried in addition to the defaults
-  std::set<int> permanent;  // permanent even where the defaults would retry
+// moved between the classes (StatusClasses, from the config).
+struct StatusPolicy : StatusClasses {
+  StatusPolicy() = default;
+  explicit StatusPolicy(StatusClasses classes) : StatusClasses(std::move(classes)) {}
 
   Verdict classify(const HttpResponse& response) const;
 };

@@ -8,7 +8,7 @@
 
 #include "config/config.h"
 #include "http/curl_handles.h"
-#include "http/http_transport.h"
+#include "delivery/http_transport.h"
 #include "loop/event_loop.h"
 
 namespace sluice {
