@@ -1,6 +1,7 @@
 #include "app/stats.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 
@@ -43,6 +44,19 @@ std::string formatTotals(const StatsSample& first, const StatsSample& last) {
                        s.failed_attempts);
   }
   return out;
+}
+
+void StatsLine::start() {
+  first_ = last_ = sample_();
+  next_ = first_.at + interval_;
+}
+
+void StatsLine::tick(TimePoint now) {
+  if (interval_.count() <= 0 || now < next_) return;
+  StatsSample current = sample_();
+  spdlog::info("{}", formatRates(last_, current));
+  last_ = std::move(current);
+  next_ = last_.at + interval_;
 }
 
 }  // namespace sluice

@@ -1,22 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "loop/event_loop.h"
+#include "pipeline/counters.h"
 
 namespace sluice {
-
-struct PipelineCounters {
-  std::uint64_t consumed = 0;    // records taken from Kafka and dispatched
-  std::uint64_t completed = 0;   // records every sink accepted
-  std::uint64_t abandoned = 0;   // records dropped on revoke/lost, left for the next owner
-  std::uint64_t key_fallbacks = 0;  // key source missing: the coordinates key was used
-  std::uint64_t invalid = 0;        // failed validation
-  std::uint64_t dead_lettered = 0;  // acknowledged on the dead-letter topic
-  std::uint64_t held = 0;           // would be dead-lettered, but no topic: commit held
-};
 
 struct SinkSample {
   std::string name;
@@ -40,5 +32,23 @@ struct StatsSample {
 std::string formatRates(const StatsSample& previous, const StatsSample& current);
 // Totals since start, for the log line at exit.
 std::string formatTotals(const StatsSample& first, const StatsSample& last);
+
+// The periodic stats line (stats_interval_ms; 0: none) and the totals logged at exit.
+class StatsLine {
+ public:
+  StatsLine(Millis interval, std::function<StatsSample()> sample)
+      : interval_(interval), sample_(std::move(sample)) {}
+
+  void start();
+  void tick(TimePoint now);  // logs the rates since the last line, when one is due
+  std::string totals() const { return formatTotals(first_, sample_()); }
+
+ private:
+  Millis interval_;
+  std::function<StatsSample()> sample_;
+  StatsSample first_;
+  StatsSample last_;
+  TimePoint next_{};
+};
 
 }  // namespace sluice

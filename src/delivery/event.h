@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "delivery/partition_registry.h"
+#include "kafka/rd_handles.h"
 #include "loop/event_loop.h"
 
 namespace sluice {
@@ -22,8 +23,8 @@ struct SinkFailure {
   std::uint32_t attempts;
 };
 
-// One Kafka record on its way to every sink. The body is a view into `owner` (the librdkafka
-// message), so a record's payload is never copied.
+// One Kafka record on its way to every sink. The body and Kafka key are views into `message`
+// (the librdkafka message the event owns), so a record's payload is never copied.
 struct Event {
   PartitionStatePtr partition;
   std::int64_t offset = 0;
@@ -31,12 +32,13 @@ struct Event {
   std::string idempotency_key;     // sf-string, identical on every redelivery
   std::string_view body;
   std::optional<std::string_view> kafka_key;  // for ordering: "key"; nullopt for a null key
-  std::shared_ptr<void> owner;
+  RdMessagePtr message;  // null only where a test makes events without Kafka
   std::vector<SinkFailure> failures;  // sinks that gave up; non-empty means dead-letter
   TimePoint received_at{};
   // What this event counts against the in-flight byte budgets: its payload (owned by the
-  // Kafka message) and its key (owned here).
+  // Kafka message) and its key (owned here). A stage may change both; the budgets follow.
   std::uint64_t accountedBytes() const { return body.size() + idempotency_key.size(); }
+  std::uint64_t accounted = 0;  // what the budgets hold for it now (set by Backpressure)
 };
 using EventPtr = std::unique_ptr<Event>;
 

@@ -8,6 +8,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <unordered_map>
 
@@ -177,6 +178,16 @@ void Metrics::observeDelivery(std::uint32_t sink, double seconds) {
 }
 
 void Metrics::observeEndToEnd(double seconds) { impl_->e2e->Observe(seconds); }
+
+void Metrics::observeCompletedRecord(std::int64_t record_timestamp_ms) {
+  if (record_timestamp_ms < 0) return;
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  // A producer's clock ahead of ours would make the age negative: count it as no delay.
+  observeEndToEnd(static_cast<double>(std::max<std::int64_t>(0, now_ms - record_timestamp_ms)) /
+                  1000.0);
+}
 
 std::string Metrics::render(const MetricsSnapshot& s) {
   Impl& m = *impl_;

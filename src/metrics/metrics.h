@@ -52,6 +52,8 @@ class Metrics {
 
   void observeDelivery(std::uint32_t sink, double seconds);  // one HTTP attempt, any outcome
   void observeEndToEnd(double seconds);  // record timestamp -> every sink accepted
+  // The same, from the record's Kafka timestamp (ms since the epoch; negative: none) to now.
+  void observeCompletedRecord(std::int64_t record_timestamp_ms);
 
   // Prometheus text exposition format (version 0.0.4).
   std::string render(const MetricsSnapshot& snapshot);

@@ -2,7 +2,7 @@
 // refuses for good are held (reported, not retried every second, no drain waits for them),
 // letters refused for a while get through once the topic takes them again, and a fatal error
 // of the idempotent producer replaces the producer without losing a letter.
-#include "app/dead_letters.h"
+#include "pipeline/dead_letters.h"
 
 #include <gtest/gtest.h>
 
@@ -67,7 +67,7 @@ class DeadLettersTest : public ::testing::Test {
       e->partition = partition_;
       e->offset = msg->offset;
       e->body = std::string_view(static_cast<const char*>(msg->payload), msg->len);
-      e->owner = std::shared_ptr<rd_kafka_message_t>(msg.release(), &rd_kafka_message_destroy);
+      e->message = std::move(msg);
       events.push_back(std::move(e));
     }
     return events;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <map>
 #include <set>
 #include <vector>
@@ -114,12 +115,11 @@ class DispatcherTest : public ::testing::Test {
     e->partition = partition;
     e->offset = offset;
     e->idempotency_key = "\"t/0/" + std::to_string(offset) + "\"";
-    auto body = std::make_shared<std::string>("{\"n\":" + std::to_string(offset) + "}");
-    e->body = *body;
-    e->owner = body;
+    e->body = bodies.emplace_back("{\"n\":" + std::to_string(offset) + "}");
     return e;
   }
 
+  std::deque<std::string> bodies;  // what the events' bodies view (a Kafka message, in sluice)
   FakeScheduler scheduler;
   FakeTransport transport;
   PartitionStatePtr partition = std::make_shared<PartitionState>("t", 0);

@@ -1,4 +1,4 @@
-#include "app/dead_letters.h"
+#include "pipeline/dead_letters.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
@@ -36,7 +36,7 @@ Failure classify(rd_kafka_resp_err_t err) {
 }
 
 const rd_kafka_message_t& messageOf(const Event& e) {
-  return *static_cast<const rd_kafka_message_t*>(e.owner.get());
+  return *e.message;
 }
 
 }  // namespace

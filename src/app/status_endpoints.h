@@ -1,0 +1,65 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "app/stats.h"
+#include "config/config.h"
+#include "delivery/dispatcher.h"
+#include "delivery/partition_registry.h"
+#include "http/status_server.h"
+#include "kafka/kafka_consumer.h"
+#include "metrics/metrics.h"
+#include "pipeline/backpressure.h"
+#include "pipeline/dead_letters.h"
+#include "pipeline/intake.h"
+
+namespace sluice {
+
+class Rebalance;
+class Shutdown;
+
+// What readiness depends on.
+struct ReadinessInputs {
+  bool running = true;              // not shutting down
+  std::string dead_letter_trouble;  // why the dead-letter topic refuses events, if it does
+  std::size_t partitions = 0;       // assigned
+  bool joined = false;              // an assignment (possibly empty) arrived
+  bool ready_without_partitions = false;
+};
+
+// /readyz: ready while running with partitions (or, if so configured, once joined) and a
+// dead-letter topic that takes what it is given; otherwise 503 and why.
+StatusServer::Response readiness(const ReadinessInputs& in);
+
+// What sluice tells about itself: /metrics, /healthz and /readyz on the status port, and the
+// samples behind the periodic stats line. Reads the other rooms; changes none of them.
+class StatusEndpoints {
+ public:
+  struct Sources {
+    const MetricsConfig& config;
+    const Dispatcher& dispatcher;
+    const PartitionRegistry& partitions;
+    const KafkaConsumer& consumer;
+    const DeadLetters& dead_letters;
+    const Backpressure& backpressure;
+    const Intake& intake;
+    const PipelineCounters& counters;
+    const Rebalance& rebalance;
+    const Shutdown& shutdown;
+    const Scheduler& clock;
+  };
+
+  // `metrics`: null when the status port is off (only samples are taken then).
+  StatusEndpoints(Sources sources, Metrics* metrics) : in_(sources), metrics_(metrics) {}
+
+  StatusServer::Response serve(std::string_view path) const;
+  MetricsSnapshot metricsSnapshot() const;
+  StatsSample sample() const;
+
+ private:
+  Sources in_;
+  Metrics* metrics_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,48 @@
+#include "pipeline/dispatch_stage.h"
+
+#include <algorithm>
+
+namespace sluice {
+
+std::vector<Dispatcher::SinkSettings> sinkSettings(const Config& c) {
+  std::vector<Dispatcher::SinkSettings> out;
+  for (const auto& s : c.sinks) {
+    out.push_back({s.name, s.max_in_flight, s.retry, StatusPolicy(s.statuses), s.ordering,
+                   s.circuit_failures, s.batch_max_events, s.batch_max_bytes});
+  }
+  return out;
+}
+
+DeadLetterReason reasonFromFailures(const Event& e) {
+  DeadLetterReason why;
+  // One reason per record: a permanent answer explains more than running out of attempts.
+  why.reason = "retries_exhausted";
+  for (const auto& f : e.failures) {
+    if (!why.sinks.empty()) why.sinks += ',';
+    why.sinks += f.sink;
+    if (std::string_view(f.reason) == "permanent_status") why.reason = f.reason;
+    why.status = f.status;
+    why.error = f.error;
+    why.attempts = std::max(why.attempts, f.attempts);
+  }
+  return why;
+}
+
+DispatchStage::DispatchStage(Scheduler& scheduler, const Config& config, std::uint64_t seed)
+    : dispatcher_(scheduler, sinkSettings(config), config.dead_letter.enabled(), seed,
+                  [this](EventPtr e) { finished(std::move(e)); }) {}
+
+void DispatchStage::finished(EventPtr event) {
+  if (event->failures.empty()) {
+    exit().passed(std::move(event));
+    return;
+  }
+  DeadLetterReason why = reasonFromFailures(*event);
+  exit().failed(std::move(event), std::move(why));
+}
+
+std::vector<EventPtr> DispatchStage::abandon(const PartitionState* partition) {
+  return partition ? dispatcher_.abandon(partition) : dispatcher_.abandonAll();
+}
+
+}  // namespace sluice

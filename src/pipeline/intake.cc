@@ -1,0 +1,66 @@
+#include "pipeline/intake.h"
+
+#include <spdlog/spdlog.h>
+
+namespace sluice {
+namespace {
+
+constexpr int kMaxMessagesPerRound = 1000;  // keeps curl's sockets served while Kafka floods
+
+}  // namespace
+
+Intake::Intake(KafkaConsumer& consumer, PartitionRegistry& partitions, Pipeline& pipeline,
+               Backpressure& backpressure, PipelineCounters& counters, const Scheduler& clock,
+               std::function<void()> on_fatal)
+    : consumer_(consumer),
+      partitions_(partitions),
+      pipeline_(pipeline),
+      backpressure_(backpressure),
+      counters_(counters),
+      clock_(clock),
+      on_fatal_(std::move(on_fatal)) {}
+
+void Intake::pull(bool force) {
+  for (int i = 0; i < kMaxMessagesPerRound && polling_; ++i) {
+    // Above the in-flight budget the partitions are paused; librdkafka then discards what it
+    // had prefetched for them and fetches it again on resume, so stopping here loses nothing.
+    if (!force && backpressure_.overGlobalLimit()) return;
+    RdMessagePtr msg = consumer_.poll();
+    if (!msg) return;
+    take(std::move(msg));
+  }
+}
+
+void Intake::take(RdMessagePtr msg) {
+  if (msg->err) {
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    spdlog::warn("kafka consume error: {}", rd_kafka_message_errstr(msg.get()));
+    if (msg->err == RD_KAFKA_RESP_ERR__FATAL) on_fatal_();
+    return;
+  }
+  const std::string topic = rd_kafka_topic_name(msg->rkt);
+  PartitionStatePtr state = partitions_.find(topic, msg->partition);
+  // Not dispatching leaves the offset uncommitted, so whoever owns the partition next reads
+  // this record again: dropping here is safe, dispatching a revoking partition is not.
+  if (!state || state->revoking || !admitting_) return;
+  if (!state->offsets.dispatched(msg->offset)) {
+    spdlog::warn("{}[{}]: offset {} arrived out of order; already dispatched past it", topic,
+                 msg->partition, msg->offset);
+    return;
+  }
+  auto event = std::make_unique<Event>();
+  event->partition = std::move(state);
+  event->offset = msg->offset;
+  event->timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
+  event->body = std::string_view(static_cast<const char*>(msg->payload), msg->len);
+  if (msg->key != nullptr) {
+    event->kafka_key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
+  }
+  event->received_at = clock_.now();
+  event->message = std::move(msg);
+  ++counters_.consumed;
+  ++consumed_by_topic_[topic];
+  pipeline_.admit(std::move(event));
+}
+
+}  // namespace sluice
