@@ -12,7 +12,7 @@
 
 #include "app/app.h"
 #include "app/logging.h"
-#include "config/config.h"
+#include "config/load_config.h"
 #include "http/curl_handles.h"
 #include "kafka/property_check.h"
 #include "validate/validator.h"

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <map>
 #include <set>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -133,19 +132,5 @@ struct Config {
   std::string log_format = "text";  // or "json"
 
 };
-
-// Every problem found in a config, each prefixed with its key path, e.g.
-// "sinks[1].url: must start with http:// or https://".
-class ConfigError : public std::runtime_error {
- public:
-  explicit ConfigError(std::vector<std::string> problems);
-  const std::vector<std::string>& problems() const { return problems_; }
-
- private:
-  std::vector<std::string> problems_;
-};
-
-Config loadConfigFile(const std::string& path);  // throws ConfigError
-Config parseConfig(const std::string& yaml_text, const std::string& origin);  // throws ConfigError
 
 }  // namespace sluice

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config.h"
+#include "config/load_config.h"
 #include "config/variables.h"
 #include "fuzz_support.h"
 #include "kafka/property_check.h"

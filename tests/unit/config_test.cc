@@ -1,4 +1,4 @@
-#include "config/config.h"
+#include "config/load_config.h"
 
 #include <gtest/gtest.h>
 
