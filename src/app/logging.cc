@@ -4,9 +4,22 @@
 #include <spdlog/spdlog.h>
 
 #include <memory>
+#include <string_view>
 
 namespace sluice {
 namespace {
+
+// JSON's two-character escapes for the characters a log message commonly holds; empty for
+// any other.
+std::string_view shortEscape(char c) {
+  switch (c) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    default: return {};
+  }
+}
 
 // The message as a JSON string body: quotes, backslashes and control characters escaped.
 class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
@@ -15,26 +28,13 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
               spdlog::memory_buf_t& dest) override {
     static constexpr char kHex[] = "0123456789abcdef";
     for (const char c : msg.payload) {
-      switch (c) {
-        case '"':
-          dest.append(std::string_view("\\\""));
-          break;
-        case '\\':
-          dest.append(std::string_view("\\\\"));
-          break;
-        case '\n':
-          dest.append(std::string_view("\\n"));
-          break;
-        case '\t':
-          dest.append(std::string_view("\\t"));
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            const char esc[] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
-            dest.append(esc, esc + sizeof esc);
-          } else {
-            dest.push_back(c);
-          }
+      if (const std::string_view escaped = shortEscape(c); !escaped.empty()) {
+        dest.append(escaped);
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        const char esc[] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
+        dest.append(esc, esc + sizeof esc);
+      } else {
+        dest.push_back(c);
       }
     }
   }

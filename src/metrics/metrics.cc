@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <string_view>
 #include <unordered_map>
 
 namespace sluice {
@@ -26,90 +27,91 @@ prometheus::Histogram::BucketBoundaries latencyBuckets() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 }
 
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+using prometheus::Histogram;
+
+// The HELP text of every family, by name: kept in one table, so that the families below
+// read one per line.
+const std::map<std::string_view, std::string_view> kHelp = {
+    {"sluice_events_consumed_total", "Records taken from Kafka, by topic"},
+    {"sluice_deliveries_total",
+     "Finished deliveries by sink and outcome (accepted, dead_lettered)"},
+    {"sluice_delivery_attempts_total", "HTTP requests sent, by sink"},
+    {"sluice_delivery_retries_total", "Failed attempts that were retried or given up, by sink"},
+    {"sluice_delivery_duration_seconds", "Duration of one HTTP attempt, by sink"},
+    {"sluice_end_to_end_latency_seconds",
+     "From the record's Kafka timestamp until every sink accepted it"},
+    {"sluice_sink_in_flight_requests", "Requests in flight, by sink"},
+    {"sluice_sink_backlog_events",
+     "Events not yet accepted by the sink (queued, in flight or backing off)"},
+    {"sluice_sink_backlog_bytes", "Payload bytes of the events the sink has not accepted yet"},
+    {"sluice_sink_oldest_undelivered_age_seconds",
+     "Age of the oldest event the sink has not accepted; the sink with the largest value holds "
+     "the commits back"},
+    {"sluice_sink_circuit_open", "1 while the sink's circuit is open (one probe at a time)"},
+    {"sluice_in_flight_events", "Events taken from Kafka and not yet done"},
+    {"sluice_in_flight_bytes", "Payload bytes of the events in flight"},
+    {"sluice_held_events",
+     "Events invalid or given up on with no dead_letter topic to go to: each holds its "
+     "partition's commit until it is fixed by hand"},
+    {"sluice_paused_partitions",
+     "Assigned partitions sluice has paused (back-pressure, revoke, shutdown)"},
+    {"sluice_committable_offset",
+     "Offset stored for commit per partition (every record below it is done)"},
+    {"sluice_consumer_lag_messages",
+     "Records in the partition after the stored offset (librdkafka statistics)"},
+    {"sluice_committed_offset",
+     "Offset the broker acknowledged as the group's commit, per assigned partition (librdkafka "
+     "statistics)"},
+    {"sluice_dead_letters_total", "Records acknowledged on the dead-letter topic, by reason"},
+    {"sluice_rebalances_total", "Rebalance callbacks (assign and revoke)"},
+    {"sluice_commit_failures_total", "Offset commits that failed (retried by the next commit)"},
+    {"sluice_build_info", "Always 1; the version is in the label"},
+};
+
+std::string help(const std::string& name) { return std::string(kHelp.at(name)); }
+
+// One family each (the three builders share no base).
+Family<Counter>& counters(prometheus::Registry& r, const std::string& name) {
+  return prometheus::BuildCounter().Name(name).Help(help(name)).Register(r);
+}
+Family<Gauge>& gauges(prometheus::Registry& r, const std::string& name) {
+  return prometheus::BuildGauge().Name(name).Help(help(name)).Register(r);
+}
+Family<Histogram>& histograms(prometheus::Registry& r, const std::string& name) {
+  return prometheus::BuildHistogram().Name(name).Help(help(name)).Register(r);
+}
+
 }  // namespace
 
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::vector<std::string> sinks;
 
-  prometheus::Family<prometheus::Counter>& consumed =
-      prometheus::BuildCounter().Name("sluice_events_consumed_total")
-          .Help("Records taken from Kafka, by topic").Register(*registry);
-  prometheus::Family<prometheus::Counter>& deliveries =
-      prometheus::BuildCounter().Name("sluice_deliveries_total")
-          .Help("Finished deliveries by sink and outcome (accepted, dead_lettered)")
-          .Register(*registry);
-  prometheus::Family<prometheus::Counter>& attempts =
-      prometheus::BuildCounter().Name("sluice_delivery_attempts_total")
-          .Help("HTTP requests sent, by sink").Register(*registry);
-  prometheus::Family<prometheus::Counter>& retries =
-      prometheus::BuildCounter().Name("sluice_delivery_retries_total")
-          .Help("Failed attempts that were retried or given up, by sink").Register(*registry);
-  prometheus::Family<prometheus::Histogram>& delivery_latency =
-      prometheus::BuildHistogram().Name("sluice_delivery_duration_seconds")
-          .Help("Duration of one HTTP attempt, by sink").Register(*registry);
-  prometheus::Family<prometheus::Histogram>& e2e_latency =
-      prometheus::BuildHistogram().Name("sluice_end_to_end_latency_seconds")
-          .Help("From the record's Kafka timestamp until every sink accepted it")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& in_flight_requests =
-      prometheus::BuildGauge().Name("sluice_sink_in_flight_requests")
-          .Help("Requests in flight, by sink").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& backlog =
-      prometheus::BuildGauge().Name("sluice_sink_backlog_events")
-          .Help("Events not yet accepted by the sink (queued, in flight or backing off)")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& backlog_bytes =
-      prometheus::BuildGauge().Name("sluice_sink_backlog_bytes")
-          .Help("Payload bytes of the events the sink has not accepted yet").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& oldest =
-      prometheus::BuildGauge().Name("sluice_sink_oldest_undelivered_age_seconds")
-          .Help("Age of the oldest event the sink has not accepted; the sink with the "
-                "largest value holds the commits back")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& circuit =
-      prometheus::BuildGauge().Name("sluice_sink_circuit_open")
-          .Help("1 while the sink's circuit is open (one probe at a time)").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& in_flight_events =
-      prometheus::BuildGauge().Name("sluice_in_flight_events")
-          .Help("Events taken from Kafka and not yet done").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& in_flight_bytes =
-      prometheus::BuildGauge().Name("sluice_in_flight_bytes")
-          .Help("Payload bytes of the events in flight").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& held =
-      prometheus::BuildGauge().Name("sluice_held_events")
-          .Help("Events invalid or given up on with no dead_letter topic to go to: each holds "
-                "its partition's commit until it is fixed by hand")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& paused =
-      prometheus::BuildGauge().Name("sluice_paused_partitions")
-          .Help("Assigned partitions sluice has paused (back-pressure, revoke, shutdown)")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& committable =
-      prometheus::BuildGauge().Name("sluice_committable_offset")
-          .Help("Offset stored for commit per partition (every record below it is done)")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& lag =
-      prometheus::BuildGauge().Name("sluice_consumer_lag_messages")
-          .Help("Records in the partition after the stored offset (librdkafka statistics)")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& committed =
-      prometheus::BuildGauge().Name("sluice_committed_offset")
-          .Help("Offset the broker acknowledged as the group's commit, per assigned partition "
-                "(librdkafka statistics)")
-          .Register(*registry);
-  prometheus::Family<prometheus::Counter>& dead_letters =
-      prometheus::BuildCounter().Name("sluice_dead_letters_total")
-          .Help("Records acknowledged on the dead-letter topic, by reason").Register(*registry);
-  prometheus::Family<prometheus::Counter>& rebalances =
-      prometheus::BuildCounter().Name("sluice_rebalances_total")
-          .Help("Rebalance callbacks (assign and revoke)").Register(*registry);
-  prometheus::Family<prometheus::Counter>& commit_failures =
-      prometheus::BuildCounter().Name("sluice_commit_failures_total")
-          .Help("Offset commits that failed (retried by the next commit)").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& build_info =
-      prometheus::BuildGauge().Name("sluice_build_info")
-          .Help("Always 1; the version is in the label").Register(*registry);
+  Family<Counter>& consumed = counters(*registry, "sluice_events_consumed_total");
+  Family<Counter>& deliveries = counters(*registry, "sluice_deliveries_total");
+  Family<Counter>& attempts = counters(*registry, "sluice_delivery_attempts_total");
+  Family<Counter>& retries = counters(*registry, "sluice_delivery_retries_total");
+  Family<Histogram>& delivery_latency = histograms(*registry, "sluice_delivery_duration_seconds");
+  Family<Histogram>& e2e_latency = histograms(*registry, "sluice_end_to_end_latency_seconds");
+  Family<Gauge>& in_flight_requests = gauges(*registry, "sluice_sink_in_flight_requests");
+  Family<Gauge>& backlog = gauges(*registry, "sluice_sink_backlog_events");
+  Family<Gauge>& backlog_bytes = gauges(*registry, "sluice_sink_backlog_bytes");
+  Family<Gauge>& oldest = gauges(*registry, "sluice_sink_oldest_undelivered_age_seconds");
+  Family<Gauge>& circuit = gauges(*registry, "sluice_sink_circuit_open");
+  Family<Gauge>& in_flight_events = gauges(*registry, "sluice_in_flight_events");
+  Family<Gauge>& in_flight_bytes = gauges(*registry, "sluice_in_flight_bytes");
+  Family<Gauge>& held = gauges(*registry, "sluice_held_events");
+  Family<Gauge>& paused = gauges(*registry, "sluice_paused_partitions");
+  Family<Gauge>& committable = gauges(*registry, "sluice_committable_offset");
+  Family<Gauge>& lag = gauges(*registry, "sluice_consumer_lag_messages");
+  Family<Gauge>& committed = gauges(*registry, "sluice_committed_offset");
+  Family<Counter>& dead_letters = counters(*registry, "sluice_dead_letters_total");
+  Family<Counter>& rebalances = counters(*registry, "sluice_rebalances_total");
+  Family<Counter>& commit_failures = counters(*registry, "sluice_commit_failures_total");
+  Family<Gauge>& build_info = gauges(*registry, "sluice_build_info");
 
   // Series of the partitions this process owns; a partition it no longer owns must vanish,
   // or sums over replicas would count it twice.
