@@ -22,7 +22,7 @@ class Shutdown;
 // What readiness depends on.
 struct ReadinessInputs {
   bool running = true;              // not shutting down
-  std::string dead_letter_trouble;  // why the dead-letter topic refuses events, if it does
+  std::string dead_letter_trouble{};  // why the dead-letter topic refuses events, if it does
   std::size_t partitions = 0;       // assigned
   bool joined = false;              // an assignment (possibly empty) arrived
   bool ready_without_partitions = false;
