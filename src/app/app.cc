@@ -58,6 +58,9 @@ App::App(Config config)
     consumer_.clearWake();
     shutdown_.serveClose();
     intake_.pull(false);
+    // Routed here too, not only at the round's end: requests then start before this round's
+    // timers run (curl's 0 ms timer), which saves a loop turn on every new event's way.
+    pipeline_.route();
   });
   loop_.watch(signals_.fd(), EPOLLIN, [this](std::uint32_t) { shutdown_.onSignal(); });
   loop_.addRoundHook([this] {

@@ -75,6 +75,9 @@ void Rebalance::onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool
     revoke_.emplace();
     deadline_ = scheduler_.runAfter(drain_budget_, [this] {
       deadline_ = 0;
+      // Timers run before the round's routing: events finished in this round (a sink's last
+      // answer) are done, not left for the next owner. Routing may finish the revoke itself.
+      pipeline_.route();
       finish();
     });
     spdlog::info("revoking {} partition(s): {}; draining their in-flight events",

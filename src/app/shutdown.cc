@@ -36,20 +36,29 @@ void Shutdown::onSignal() {
   }
   spdlog::info("signal {}: draining {} in-flight events (grace {} ms)", sig,
                backpressure_.inFlightEvents(), grace_.count());
-  begin(sig);
+  begin();
 }
 
 void Shutdown::onFatal() {
   exit_code_ = 1;
-  if (phase_ == Phase::kRunning) begin(0);
+  if (phase_ != Phase::kRunning) return;
+  // A signal that arrived meanwhile is this same shutdown, not a second signal that would
+  // exit at once.
+  if (const int sig = signals_.take(); sig != 0) spdlog::info("signal {} while stopping", sig);
+  spdlog::info("fatal Kafka error: draining {} in-flight events (grace {} ms), then exit 1",
+               backpressure_.inFlightEvents(), grace_.count());
+  begin();
 }
 
-void Shutdown::begin(int) {
+void Shutdown::begin() {
   phase_ = Phase::kDraining;
   intake_.stopAdmitting();
   backpressure_.stopIntake();
   grace_timer_ = loop_.runAfter(grace_, [this] {
     grace_timer_ = 0;
+    // Timers run before the round's routing: events finished in this round are done, not
+    // left to be redelivered. Routing may end the drain itself.
+    pipeline_.route();
     finishDrain();
   });
   // Checked where drains are checked, once the call that began this has returned.

@@ -37,7 +37,7 @@ class Shutdown {
   int exitCode() const { return exit_code_; }
 
  private:
-  void begin(int sig);
+  void begin();
   void finishDrain();
 
   EventLoop& loop_;

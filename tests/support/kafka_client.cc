@@ -246,6 +246,7 @@ std::vector<RawRecord> readTopic(const std::string& bootstrap, const std::string
     if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
     r.partition = m->partition;
     r.offset = m->offset;
+    r.timestamp_ms = rd_kafka_message_timestamp(m.get(), nullptr);
     rd_kafka_headers_t* headers = nullptr;
     if (rd_kafka_message_headers(m.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       const char* name = nullptr;

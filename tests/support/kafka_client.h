@@ -25,6 +25,7 @@ struct RawRecord {
   std::map<std::string, std::string> headers;  // last value per name
   std::int32_t partition = -1;
   std::int64_t offset = -1;
+  std::int64_t timestamp_ms = -1;  // as read back (CreateTime: when the producer made it)
 };
 
 // Produces records exactly as given (any bytes), each to `partition`, acks=all; returns the
