@@ -17,15 +17,25 @@
 using namespace sluice::testing;
 using namespace std::chrono_literals;
 
-int main(int argc, char** argv) {
-  CLI::App cli{"sluice latency benchmark (needs the local Kafka: scripts/kafka-local start)"};
+namespace {
+
+// Well below what sluice carries, so that queues stay empty and only the way itself counts.
+struct Load {
   std::int64_t events = 3'000;
   double rate = 500;
   int partitions = 6;
-  cli.add_option("--events", events);
-  cli.add_option("--rate", rate, "events per second the producer sends");
-  cli.add_option("--partitions", partitions);
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Load load;
+  CLI::App cli{"sluice latency benchmark (needs the local Kafka: scripts/kafka-local start)"};
+  cli.add_option("--events", load.events);
+  cli.add_option("--rate", load.rate, "events per second the producer sends");
+  cli.add_option("--partitions", load.partitions);
   CLI11_PARSE(cli, argc, argv);
+  const auto [events, rate, partitions] = load;
 
   Pipeline pl("latency", partitions);
   for (const char* s : {"a", "b", "c"}) pl.startSink(s);
