@@ -48,6 +48,7 @@ void raiseFileLimit() {
 std::optional<sluice::Config> loadChecked(const std::string& path) {
   try {
     sluice::Config c = sluice::loadConfigFile(path);
+    for (const auto& w : c.warnings) std::cerr << path << ": warning: " << w << '\n';
     const auto kafka_problems = sluice::checkKafkaProperties(c);
     for (const auto& p : kafka_problems) std::cerr << path << ": " << p << '\n';
     try {

@@ -38,10 +38,9 @@ App::App(Config config)
       offsets_(partitions_, consumer_),
       intake_(consumer_, partitions_, pipeline_, backpressure_, counters_, loop_,
               [this] { shutdown_.onFatal(); }),
-      rebalance_(loop_, consumer_, partitions_, backpressure_, pipeline_, offsets_,
-                 config_.kafka.drain_budget),
+      rebalance_(consumer_, partitions_, backpressure_, pipeline_, offsets_),
       shutdown_(loop_, config_.shutdown_grace, signals_, consumer_, intake_, backpressure_,
-                pipeline_, rebalance_, offsets_, dead_letters_),
+                pipeline_, offsets_, dead_letters_),
       status_({config_.metrics, dispatch_.dispatcher(), partitions_, consumer_, dead_letters_,
                backpressure_, intake_, counters_, rebalance_, shutdown_, loop_},
               metrics_.get()),
@@ -50,10 +49,7 @@ App::App(Config config)
   dispatch_.attach(transport_);
   pipeline_.add(validate_);
   pipeline_.add(dispatch_);
-  pipeline_.onSettled([this] {
-    rebalance_.finishIfDrained();
-    shutdown_.finishIfDrained();
-  });
+  pipeline_.onSettled([this] { shutdown_.finishIfDrained(); });
   loop_.watch(consumer_.wakeFd(), EPOLLIN, [this](std::uint32_t) {
     consumer_.clearWake();
     shutdown_.serveClose();

@@ -16,27 +16,35 @@ std::string describe(const rd_kafka_topic_partition_list_t& list) {
 
 }  // namespace
 
-Rebalance::Rebalance(Scheduler& scheduler, KafkaConsumer& consumer, PartitionRegistry& partitions,
-                     Backpressure& backpressure, Pipeline& pipeline, OffsetStore& offsets,
-                     Millis drain_budget)
-    : scheduler_(scheduler),
-      consumer_(consumer),
+Rebalance::Rebalance(KafkaConsumer& consumer, PartitionRegistry& partitions,
+                     Backpressure& backpressure, Pipeline& pipeline, OffsetStore& offsets)
+    : consumer_(consumer),
       partitions_(partitions),
       backpressure_(backpressure),
       pipeline_(pipeline),
-      offsets_(offsets),
-      drain_budget_(drain_budget) {}
+      offsets_(offsets) {}
 
 void Rebalance::onAssign(const rd_kafka_topic_partition_list_t& partitions) {
   consumer_.incrementalAssign(partitions);
   joined_ = true;
   if (partitions.cnt > 0) {
     // librdkafka 2.0 keeps an application pause across unassign and a later re-assign of the
-    // same partition (librdkafka#1849): a partition sluice paused while revoking it would
-    // come back paused and never be read again. Start every assigned partition resumed; the
-    // pauses sluice wants now are applied just below.
+    // same partition (librdkafka#1849): a partition sluice paused (back-pressure) before it
+    // was revoked would come back paused and never be read again. Start every assigned
+    // partition resumed; the pauses sluice wants now are applied just below.
     RdPartitionListPtr fresh(rd_kafka_topic_partition_list_copy(&partitions));
     consumer_.resume(*fresh);
+  }
+  // librdkafka paused every partition of this member while the rebalance callback waited, and
+  // the assign call above resumed them; but a broker thread left with nothing to fetch sleeps
+  // up to a second, and a resume does not wake it (librdkafka 2.0.2, rdkafka_broker.c). A seek
+  // to where each kept partition stands does, so the partitions that stay do not stall.
+  if (partitions_.size() > 0) {
+    RdPartitionListPtr kept(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
+    partitions_.forEach([&](const PartitionStatePtr& p) {
+      rd_kafka_topic_partition_list_add(kept.get(), p->topic.c_str(), p->partition);
+    });
+    consumer_.wakeFetchers(*kept);
   }
   std::vector<PartitionState*> added;
   for (int i = 0; i < partitions.cnt; ++i) {
@@ -50,87 +58,21 @@ void Rebalance::onAssign(const rd_kafka_topic_partition_list_t& partitions) {
 }
 
 void Rebalance::onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost) {
-  if (lost || release_at_once_) {
-    release(partitions, lost);
-    return;
-  }
-  // Defer the unassign: stop dispatching these partitions, give their in-flight deliveries
-  // the drain budget to finish, then store the final offsets and unassign.
-  std::vector<PartitionStatePtr> states;
-  std::vector<PartitionState*> revoking;
-  for (int i = 0; i < partitions.cnt; ++i) {
-    const auto& e = partitions.elems[i];
-    if (auto state = partitions_.find(e.topic, e.partition)) {
-      state->revoking = true;
-      revoking.push_back(state.get());
-      states.push_back(std::move(state));
-    }
-  }
-  backpressure_.reconcile(revoking);
-  if (revoke_) {
-    spdlog::warn("revoking {} more partition(s) while a revoke is pending: {}; one unassign "
-                 "for both, within the first one's drain budget",
-                 partitions.cnt, describe(partitions));
-  } else {
-    revoke_.emplace();
-    deadline_ = scheduler_.runAfter(drain_budget_, [this] {
-      deadline_ = 0;
-      // Timers run before the round's routing: events finished in this round (a sink's last
-      // answer) are done, not left for the next owner. Routing may finish the revoke itself.
-      pipeline_.route();
-      finish();
-    });
-    spdlog::info("revoking {} partition(s): {}; draining their in-flight events",
-                 partitions.cnt, describe(partitions));
-  }
-  revoke_->add(partitions, states);
-  finishIfDrained();
+  release(partitions, lost);
 }
 
-// Lost: another member may already own these; nothing of ours may be stored for them.
-// Leaving the group: everything was drained or dropped already; store what is done.
 void Rebalance::release(const rd_kafka_topic_partition_list_t& partitions, bool lost) {
-  for (int i = 0; i < partitions.cnt; ++i) {
-    auto state = partitions_.find(partitions.elems[i].topic, partitions.elems[i].partition);
-    if (state) pipeline_.abandon(state.get());
-  }
+  // Stored first (unless lost: another member may own them already), so that the unassign
+  // commits everything done below the first undelivered event.
   if (!lost) offsets_.store();
+  std::size_t dropped = 0;
   for (int i = 0; i < partitions.cnt; ++i) {
-    partitions_.remove(partitions.elems[i].topic, partitions.elems[i].partition);
-    if (revoke_) revoke_->remove(partitions.elems[i].topic, partitions.elems[i].partition);
+    auto state = partitions_.remove(partitions.elems[i].topic, partitions.elems[i].partition);
+    if (state) dropped += pipeline_.abandon(state.get());
   }
   consumer_.incrementalUnassign(partitions);
-  spdlog::info("{} {} partition(s): {}", lost ? "lost" : "released", partitions.cnt,
-               describe(partitions));
-}
-
-void Rebalance::finishIfDrained() {
-  if (revoke_ && revoke_->drained()) finish();
-}
-
-void Rebalance::finish() {
-  if (!revoke_) return;
-  PendingRevoke pending = std::move(*revoke_);
-  revoke_.reset();
-  if (deadline_ != 0) scheduler_.cancel(deadline_);
-  deadline_ = 0;
-  std::size_t left = 0;
-  for (const auto& s : pending.states()) left += pipeline_.abandon(s.get());
-  // Store before unassigning: librdkafka refuses stores for unassigned partitions, and it
-  // commits the stored offsets of the partitions it unassigns.
-  offsets_.store();
-  for (const auto& s : pending.states()) {
-    if (partitions_.find(s->topic, s->partition) == s) partitions_.remove(s->topic, s->partition);
-  }
-  if (!pending.empty()) consumer_.incrementalUnassign(pending.partitions());
-  const int count = pending.partitions().cnt;
-  if (left > 0) {
-    spdlog::warn("released {} partition(s) with {} undelivered or held events left for the "
-                 "next owner",
-                 count, left);
-  } else {
-    spdlog::info("released {} partition(s), drained", count);
-  }
+  spdlog::info("{} {} partition(s): {}; {} events in flight left for the next owner",
+               lost ? "lost" : "revoked", partitions.cnt, describe(partitions), dropped);
 }
 
 }  // namespace sluice

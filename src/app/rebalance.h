@@ -1,9 +1,6 @@
 #pragma once
 
-#include <optional>
-
 #include "app/offset_store.h"
-#include "app/pending_revoke.h"
 #include "delivery/partition_registry.h"
 #include "kafka/kafka_consumer.h"
 #include "loop/event_loop.h"
@@ -13,25 +10,22 @@
 namespace sluice {
 
 // sluice's side of the consumer group's rebalances. An assigned partition joins the registry.
-// A revoked one stops taking events, and its in-flight events get the drain budget to finish
-// before its final offset is stored and it is unassigned (librdkafka holds the rebalance until
-// then). A lost one (another member may own it already) is dropped at once, nothing stored.
+// A revoked one is released at once: what is done is stored (the unassign commits it), what
+// is still in flight is dropped, and it is unassigned within the rebalance callback. Holding
+// the unassign back to let its deliveries finish would stall every other partition of this
+// member: librdkafka pauses the whole assignment until that call. And finishing them here
+// would not spare the next owner anything, since it starts from the commit made at the
+// unassign and cannot wait for a later one; dropping them keeps it to one delivery each rather
+// than two at once. A lost partition (another member may own it already) is dropped the same
+// way, with nothing stored.
 class Rebalance final : public RebalanceListener {
  public:
   // `consumer` may still be under construction: it is used from the first callback on.
-  Rebalance(Scheduler& scheduler, KafkaConsumer& consumer, PartitionRegistry& partitions,
-            Backpressure& backpressure, Pipeline& pipeline, OffsetStore& offsets,
-            Millis drain_budget);
+  Rebalance(KafkaConsumer& consumer, PartitionRegistry& partitions, Backpressure& backpressure,
+            Pipeline& pipeline, OffsetStore& offsets);
 
   void onAssign(const rd_kafka_topic_partition_list_t& partitions) override;
   void onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost) override;
-
-  // Finishes a pending revoke whose partitions have nothing outstanding but held events.
-  void finishIfDrained();
-  // Finishes a pending revoke now, leaving what is still in flight to the next owner.
-  void finish();
-  // Leaving the group: revokes from now on release at once (everything was drained already).
-  void releaseAtOnce() { release_at_once_ = true; }
 
   // An assignment (possibly empty) arrived: we are a group member.
   bool joined() const { return joined_; }
@@ -39,16 +33,11 @@ class Rebalance final : public RebalanceListener {
  private:
   void release(const rd_kafka_topic_partition_list_t& partitions, bool lost);
 
-  Scheduler& scheduler_;
   KafkaConsumer& consumer_;
   PartitionRegistry& partitions_;
   Backpressure& backpressure_;
   Pipeline& pipeline_;
   OffsetStore& offsets_;
-  Millis drain_budget_;
-  std::optional<PendingRevoke> revoke_;
-  Scheduler::TimerId deadline_ = 0;
-  bool release_at_once_ = false;
   bool joined_ = false;
 };
 

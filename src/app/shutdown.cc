@@ -13,7 +13,7 @@ constexpr Millis kCloseDeadline{10'000};
 
 Shutdown::Shutdown(EventLoop& loop, Millis grace, TerminationSignals& signals,
                    KafkaConsumer& consumer, Intake& intake, Backpressure& backpressure,
-                   Pipeline& pipeline, Rebalance& rebalance, OffsetStore& offsets,
+                   Pipeline& pipeline, OffsetStore& offsets,
                    const DeadLetters& dead_letters)
     : loop_(loop),
       grace_(grace),
@@ -22,7 +22,6 @@ Shutdown::Shutdown(EventLoop& loop, Millis grace, TerminationSignals& signals,
       intake_(intake),
       backpressure_(backpressure),
       pipeline_(pipeline),
-      rebalance_(rebalance),
       offsets_(offsets),
       dead_letters_(dead_letters) {}
 
@@ -76,14 +75,12 @@ void Shutdown::finishDrain() {
   phase_ = Phase::kClosing;
   if (grace_timer_ != 0) loop_.cancel(grace_timer_);
   grace_timer_ = 0;
-  rebalance_.finish();
   const std::size_t left = pipeline_.abandon(nullptr);
   if (left > 0) {
     spdlog::warn("stopping with {} undelivered events; they will be redelivered", left);
   }
   offsets_.store();
   intake_.stopPolling();
-  rebalance_.releaseAtOnce();
   spdlog::info("leaving the consumer group");
   consumer_.beginClose();
   loop_.runAfter(kCloseDeadline, [this] {

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "app/offset_store.h"
-#include "app/rebalance.h"
 #include "app/signals.h"
 #include "kafka/kafka_consumer.h"
 #include "loop/event_loop.h"
@@ -22,8 +21,8 @@ class Shutdown {
 
   // `consumer` may still be under construction: it is used only once a drain begins.
   Shutdown(EventLoop& loop, Millis grace, TerminationSignals& signals, KafkaConsumer& consumer,
-           Intake& intake, Backpressure& backpressure, Pipeline& pipeline, Rebalance& rebalance,
-           OffsetStore& offsets, const DeadLetters& dead_letters);
+           Intake& intake, Backpressure& backpressure, Pipeline& pipeline, OffsetStore& offsets,
+           const DeadLetters& dead_letters);
 
   void onSignal();  // the signal fd is readable
   void onFatal();   // librdkafka reported a fatal error: drain, then exit 1
@@ -47,7 +46,6 @@ class Shutdown {
   Intake& intake_;
   Backpressure& backpressure_;
   Pipeline& pipeline_;
-  Rebalance& rebalance_;
   OffsetStore& offsets_;
   const DeadLetters& dead_letters_;
   Phase phase_ = Phase::kRunning;

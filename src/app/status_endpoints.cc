@@ -7,11 +7,12 @@ namespace sluice {
 
 StatusServer::Response readiness(const ReadinessInputs& in) {
   StatusServer::Response r;
-  const bool ready = in.running && in.dead_letter_trouble.empty() &&
+  const bool ready = in.running && in.kafka_reachable && in.dead_letter_trouble.empty() &&
                      (in.partitions > 0 || (in.joined && in.ready_without_partitions));
   r.status = ready ? 200 : 503;
   r.body = ready                             ? "ready\n"
            : !in.running                     ? "stopping\n"
+           : !in.kafka_reachable             ? "kafka unreachable: every broker is down\n"
            : !in.dead_letter_trouble.empty() ? in.dead_letter_trouble + "\n"
                                              : "no partitions assigned yet\n";
   return r;
@@ -26,7 +27,8 @@ StatusServer::Response StatusEndpoints::serve(std::string_view path) const {
     // Answered by the loop thread itself: if this arrives, the loop is turning.
     r.body = "ok\n";
   } else if (path == "/readyz") {
-    r = readiness({in_.shutdown.phase() == Shutdown::Phase::kRunning, in_.dead_letters.trouble(),
+    r = readiness({in_.shutdown.phase() == Shutdown::Phase::kRunning,
+                   in_.consumer.brokersUp() != 0, in_.dead_letters.trouble(),
                    in_.partitions.size(), in_.rebalance.joined(),
                    in_.config.ready_without_partitions});
   } else {
@@ -74,6 +76,7 @@ MetricsSnapshot StatusEndpoints::metricsSnapshot() const {
   s.held_events = in_.dead_letters.held();
   s.rebalances = in_.consumer.counters().rebalances;
   s.commit_failures = in_.consumer.counters().commit_failures;
+  s.kafka_brokers_up = in_.consumer.brokersUp();
   return s;
 }
 

@@ -22,14 +22,15 @@ class Shutdown;
 // What readiness depends on.
 struct ReadinessInputs {
   bool running = true;              // not shutting down
+  bool kafka_reachable = true;      // some broker connection is up
   std::string dead_letter_trouble{};  // why the dead-letter topic refuses events, if it does
   std::size_t partitions = 0;       // assigned
   bool joined = false;              // an assignment (possibly empty) arrived
   bool ready_without_partitions = false;
 };
 
-// /readyz: ready while running with partitions (or, if so configured, once joined) and a
-// dead-letter topic that takes what it is given; otherwise 503 and why.
+// /readyz: ready while running, with Kafka reachable, with partitions (or, if so configured,
+// once joined) and a dead-letter topic that takes what it is given; otherwise 503 and why.
 StatusServer::Response readiness(const ReadinessInputs& in);
 
 // What sluice tells about itself: /metrics, /healthz and /readyz on the status port, and the

@@ -113,7 +113,6 @@ struct KafkaConfig {
   std::string group;
   std::vector<std::string> topics;
   std::chrono::milliseconds commit_interval{1000};
-  std::chrono::milliseconds drain_budget{10'000};  // in-flight grace for revoked partitions
   std::map<std::string, std::string> properties;   // passed to librdkafka as they are
 };
 
@@ -130,6 +129,9 @@ struct Config {
   std::chrono::milliseconds stats_interval{0};  // 0: no periodic stats line
   std::string log_level = "info";
   std::string log_format = "text";  // or "json"
+  // Settings that are accepted but do nothing any more, each with its path and why: printed
+  // at start and by check-config, so an older config keeps working and says so.
+  std::vector<std::string> warnings;
 
 };
 

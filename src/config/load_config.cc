@@ -39,7 +39,7 @@ Config parseTree(YAML::Node root, const std::string& origin) {
   r.rejectUnknown(root, "", {"kafka", "sinks", "delivery", "dead_letter", "validation",
                              "shutdown_grace_ms", "stats_interval_ms", "log_level", "log_format",
                              "metrics"});
-  readKafka(r, root["kafka"], c.kafka);
+  readKafka(r, root["kafka"], c);
   readDelivery(r, root["delivery"], c);  // before the sinks: it holds their retry default
   readDeadLetter(r, root["dead_letter"], c.dead_letter);
   readValidation(r, root["validation"], c.validation, base);

@@ -20,7 +20,8 @@ void rejectManagedProperties(Reader& r, const std::string& path,
 
 }  // namespace
 
-void readKafka(Reader& r, const YAML::Node& node, KafkaConfig& k) {
+void readKafka(Reader& r, const YAML::Node& node, Config& c) {
+  KafkaConfig& k = c.kafka;
   const std::string path = "kafka";
   if (!node) {
     r.problem(path, "is required");
@@ -50,7 +51,14 @@ void readKafka(Reader& r, const YAML::Node& node, KafkaConfig& k) {
     r.problem(path + ".topics", "must be a list of topic names");
   }
   r.millis(node, path, "commit_interval_ms", k.commit_interval, 10, 60'000);
-  r.millis(node, path, "drain_budget_ms", k.drain_budget, 0, 600'000);
+  if (node["drain_budget_ms"]) {
+    // Still read, so a bad value is still reported, but it bounds nothing now.
+    std::chrono::milliseconds ignored{0};
+    r.millis(node, path, "drain_budget_ms", ignored, 0, 600'000);
+    c.warnings.push_back(path + ".drain_budget_ms: ignored: a revoked partition is "
+                         "released at once, so that the member's other partitions keep flowing "
+                         "(its in-flight events go to the next owner); remove the setting");
+  }
   r.stringMap(node, path, "properties", k.properties);
   // These are how sluice keeps its delivery guarantee; letting a user override them would
   // silently allow commits past undelivered events.

@@ -12,7 +12,8 @@
 // fills what it could read; `node` is the section's node, absent when the file has none.
 namespace sluice::config_detail {
 
-void readKafka(Reader& r, const YAML::Node& node, KafkaConfig& k);
+// Reads c.kafka; adds to c.warnings.
+void readKafka(Reader& r, const YAML::Node& node, Config& c);
 void readDeadLetter(Reader& r, const YAML::Node& node, DeadLetterConfig& d);
 
 void readDelivery(Reader& r, const YAML::Node& node, Config& c);

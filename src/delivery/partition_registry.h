@@ -19,7 +19,6 @@ struct PartitionState {
   const std::int32_t partition;
   OffsetTracker offsets;
   bool active = true;    // false once revoked or lost
-  bool revoking = false; // draining before a deferred unassign: no new dispatches
   bool paused = false;   // what sluice asked librdkafka, re-applied after assign
   bool over_limit = false;  // in-flight above this partition's high mark (until the low mark)
   std::uint32_t in_flight_events = 0;

@@ -16,9 +16,6 @@ void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value
   setConf(conf, key, value, "kafka");
 }
 
-void onError(rd_kafka_t*, int err, const char* reason, void*) {
-  spdlog::warn("kafka: {} ({})", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
-}
 
 }  // namespace
 
@@ -48,7 +45,7 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
   rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaConsumer::onRebalance);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &KafkaConsumer::onCommit);
   rd_kafka_conf_set_log_cb(conf.get(), &logToSpdlog);
-  rd_kafka_conf_set_error_cb(conf.get(), &onError);
+  rd_kafka_conf_set_error_cb(conf.get(), &KafkaConsumer::onError);
   rd_kafka_conf_set_stats_cb(conf.get(), &KafkaConsumer::onStats);
 
   std::array<char, 512> err{};
@@ -114,11 +111,35 @@ void KafkaConsumer::handleRebalance(rd_kafka_resp_err_t err,
   }
 }
 
+void KafkaConsumer::onError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+  spdlog::warn("kafka: {} ({})", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) static_cast<KafkaConsumer*>(opaque)->brokers_up_ = 0;
+}
+
 int KafkaConsumer::onStats(rd_kafka_t*, char* json, size_t len, void* opaque) {
   auto* me = static_cast<KafkaConsumer*>(opaque);
   rapidjson::Document doc;
   doc.Parse(json, len);
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("topics")) return 0;
+  if (doc.HasParseError() || !doc.IsObject()) return 0;
+  if (doc.HasMember("brokers") && doc["brokers"].IsObject()) {
+    // Real connections only: the "logical" group coordinator and the "internal" broker
+    // would count twice or never.
+    int up = 0;
+    for (const auto& b : doc["brokers"].GetObject()) {
+      const auto& v = b.value;
+      if (!v.IsObject() || !v.HasMember("state") || !v["state"].IsString() ||
+          !v.HasMember("source") || !v["source"].IsString()) {
+        continue;
+      }
+      const std::string_view source = v["source"].GetString();
+      if ((source == "learned" || source == "configured") &&
+          std::string_view(v["state"].GetString()) == "UP") {
+        ++up;
+      }
+    }
+    me->brokers_up_ = up;
+  }
+  if (!doc.HasMember("topics")) return 0;
   std::vector<PartitionStats> partitions;
   for (const auto& topic : doc["topics"].GetObject()) {
     if (!topic.value.IsObject() || !topic.value.HasMember("partitions")) continue;
@@ -177,6 +198,20 @@ void KafkaConsumer::incrementalAssign(const rd_kafka_topic_partition_list_t& par
 void KafkaConsumer::incrementalUnassign(const rd_kafka_topic_partition_list_t& partitions) {
   RdErrorPtr error(rd_kafka_incremental_unassign(rk_.get(), &partitions));
   if (error) spdlog::error("incremental unassign: {}", rd_kafka_error_string(error.get()));
+}
+
+void KafkaConsumer::wakeFetchers(rd_kafka_topic_partition_list_t& partitions) {
+  if (rd_kafka_resp_err_t e = rd_kafka_position(rk_.get(), &partitions); e) return;
+  RdPartitionListPtr positioned(rd_kafka_topic_partition_list_new(partitions.cnt));
+  for (int i = 0; i < partitions.cnt; ++i) {
+    const auto& p = partitions.elems[i];
+    if (p.err == RD_KAFKA_RESP_ERR_NO_ERROR && p.offset >= 0) {
+      rd_kafka_topic_partition_list_add(positioned.get(), p.topic, p.partition)->offset = p.offset;
+    }
+  }
+  if (positioned->cnt == 0) return;
+  RdErrorPtr error(rd_kafka_seek_partitions(rk_.get(), positioned.get(), 0 /* async */));
+  if (error) spdlog::warn("seek to wake the fetchers: {}", rd_kafka_error_string(error.get()));
 }
 
 void KafkaConsumer::pause(rd_kafka_topic_partition_list_t& partitions) {

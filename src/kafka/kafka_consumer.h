@@ -52,6 +52,9 @@ class KafkaConsumer {
 
   void incrementalAssign(const rd_kafka_topic_partition_list_t& partitions);
   void incrementalUnassign(const rd_kafka_topic_partition_list_t& partitions);
+  // Seeks these partitions, without waiting, to where the application stands in each (those
+  // with a position): the broker threads fetching them wake up at once.
+  void wakeFetchers(rd_kafka_topic_partition_list_t& partitions);
   void pause(rd_kafka_topic_partition_list_t& partitions);
   void resume(rd_kafka_topic_partition_list_t& partitions);
   // Stores offsets for the auto-committer; returns how many elements failed.
@@ -69,6 +72,9 @@ class KafkaConsumer {
   const KafkaCounters& counters() const { return counters_; }
   // From the latest librdkafka statistics (every statistics.interval.ms, 5 s by default).
   const std::vector<PartitionStats>& partitionStats() const { return partition_stats_; }
+  // Broker connections up: from the statistics, and 0 as soon as librdkafka reports every
+  // broker down; -1 until the first statistics.
+  int brokersUp() const { return brokers_up_; }
 
  private:
   static void onRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -77,6 +83,7 @@ class KafkaConsumer {
                        rd_kafka_topic_partition_list_t* offsets, void* opaque);
   void handleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   static int onStats(rd_kafka_t* rk, char* json, size_t len, void* opaque);
+  static void onError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 
   RebalanceListener& listener_;
   UniqueFd wake_fd_;
@@ -87,6 +94,7 @@ class KafkaConsumer {
   bool skip_close_ = false;
   KafkaCounters counters_;
   std::vector<PartitionStats> partition_stats_;
+  int brokers_up_ = -1;
 };
 
 }  // namespace sluice

@@ -67,6 +67,7 @@ const std::map<std::string_view, std::string_view> kHelp = {
      "statistics)"},
     {"sluice_dead_letters_total", "Records acknowledged on the dead-letter topic, by reason"},
     {"sluice_rebalances_total", "Rebalance callbacks (assign and revoke)"},
+    {"sluice_kafka_brokers_up", "Kafka broker connections up (0: Kafka unreachable)"},
     {"sluice_commit_failures_total", "Offset commits that failed (retried by the next commit)"},
     {"sluice_build_info", "Always 1; the version is in the label"},
 };
@@ -110,6 +111,7 @@ struct Metrics::Impl {
   Family<Gauge>& committed = gauges(*registry, "sluice_committed_offset");
   Family<Counter>& dead_letters = counters(*registry, "sluice_dead_letters_total");
   Family<Counter>& rebalances = counters(*registry, "sluice_rebalances_total");
+  Family<Gauge>& brokers_up = gauges(*registry, "sluice_kafka_brokers_up");
   Family<Counter>& commit_failures = counters(*registry, "sluice_commit_failures_total");
   Family<Gauge>& build_info = gauges(*registry, "sluice_build_info");
 
@@ -221,6 +223,7 @@ std::string Metrics::render(const MetricsSnapshot& s) {
     mirror(m.dead_letters.Add({{"reason", reason}}), n);
   }
   mirror(m.rebalances.Add({}), s.rebalances);
+  if (s.kafka_brokers_up >= 0) m.brokers_up.Add({}).Set(s.kafka_brokers_up);
   mirror(m.commit_failures.Add({}), s.commit_failures);
   return prometheus::TextSerializer().Serialize(m.registry->Collect());
 }

@@ -38,6 +38,7 @@ struct MetricsSnapshot {
   std::uint64_t held_events = 0;  // undeliverable, no dead-letter topic: holding their commits
   std::uint64_t rebalances = 0;
   std::uint64_t commit_failures = 0;
+  int kafka_brokers_up = -1;  // -1: not known yet
 };
 
 // The Prometheus side of sluice (prefix sluice_), the only place that includes prometheus-cpp.

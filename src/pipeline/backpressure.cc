@@ -84,7 +84,7 @@ void Backpressure::updatePartitionLimit(PartitionState& p) {
 }
 
 bool Backpressure::wantsPause(const PartitionState& p) const {
-  return stopped_ || p.revoking || over_global_limit_ || p.over_limit;
+  return stopped_ || over_global_limit_ || p.over_limit;
 }
 
 void Backpressure::reconcile(const std::vector<PartitionState*>& partitions) {

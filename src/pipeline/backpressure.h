@@ -33,8 +33,7 @@ class Backpressure {
   // Shutting down: every partition stays paused from now on.
   void stopIntake();
 
-  // Brings the consumer's pauses in line with what sluice wants now (a partition was assigned,
-  // or started revoking).
+  // Brings the consumer's pauses in line with what sluice wants now (partitions were assigned).
   void reconcile(const std::vector<PartitionState*>& partitions);
   void reconcileAll();
 

@@ -41,8 +41,8 @@ void Intake::take(RdMessagePtr msg) {
   const std::string topic = rd_kafka_topic_name(msg->rkt);
   PartitionStatePtr state = partitions_.find(topic, msg->partition);
   // Not dispatching leaves the offset uncommitted, so whoever owns the partition next reads
-  // this record again: dropping here is safe, dispatching a revoking partition is not.
-  if (!state || state->revoking || !admitting_) return;
+  // this record again: dropping here is safe, dispatching a partition no longer ours is not.
+  if (!state || !admitting_) return;
   if (!state->offsets.dispatched(msg->offset)) {
     spdlog::warn("{}[{}]: offset {} arrived out of order; already dispatched past it", topic,
                  msg->partition, msg->offset);

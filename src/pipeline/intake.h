@@ -15,7 +15,7 @@
 namespace sluice {
 
 // Takes records from the Kafka consumer and admits each as an event into the pipeline. A
-// record it does not admit (its partition is revoking or gone, sluice is stopping) is not
+// record it does not admit (its partition is gone, sluice is stopping) is not
 // lost: its offset stays uncommitted, so whoever owns the partition next reads it again.
 class Intake {
  public:

@@ -153,7 +153,6 @@ std::string Pipeline::writeConfig(const ConfigOptions& options) const {
   std::ostringstream y;
   y << "kafka:\n  brokers: " << bootstrap_ << "\n  group: " << group_
     << "\n  topics: [" << topic_ << "]\n  commit_interval_ms: 200\n"
-    << "  drain_budget_ms: 5000\n"
     << "  properties:\n";
   std::map<std::string, std::string> properties = {{"session.timeout.ms", "10000"},
                                                    {"heartbeat.interval.ms", "1000"},

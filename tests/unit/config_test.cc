@@ -362,3 +362,27 @@ TEST(Config, RequiresSinks) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// A setting that no longer does anything still loads (an upgrade must not break a working
+// config), says so, and is still checked.
+TEST(Config, DrainBudgetIsIgnoredWithAWarning) {
+  const std::string base = "kafka: {brokers: b:9092, group: g, topics: [t], drain_budget_ms: ";
+  const std::string sinks = "}\nsinks: [{name: a, url: 'http://a/'}]\n";
+  const Config c = parseConfig(base + "10000" + sinks, "test.yaml");
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("kafka.drain_budget_ms: ignored"), std::string::npos)
+      << c.warnings[0];
+  EXPECT_TRUE(parseConfig(std::string(kValid), "test.yaml").warnings.empty());
+  try {
+    parseConfig(base + "lots" + sinks, "test.yaml");
+    ADD_FAILURE() << "a bad value was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.problems().at(0), "test.yaml: kafka.drain_budget_ms: must be an integer");
+  }
+}
+
+}  // namespace
+}  // namespace sluice

@@ -34,3 +34,18 @@ TEST(Readiness, SaysWhyItIsNotReady) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// Every broker down: not ready, and that comes before what a dead-letter topic would say
+// (it is down too) or a lost assignment.
+TEST(Readiness, KafkaUnreachableIsNotReady) {
+  const auto r = readiness({.running = true, .kafka_reachable = false,
+                            .dead_letter_trouble = "dlq refuses", .partitions = 0});
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "kafka unreachable: every broker is down\n");
+}
+
+}  // namespace
+}  // namespace sluice
