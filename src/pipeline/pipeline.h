@@ -23,8 +23,8 @@ class Pipeline {
 
   // Appends a stage to the line (at wiring, in order).
   void add(Stage& stage);
-  // Called from route() after events completed, were dropped or became held: drains waiting
-  // for them (a revoke, the shutdown) may be over.
+  // Called from route() after events completed, were dropped or became held: a drain waiting
+  // for them (the shutdown's) may be over.
   void onSettled(std::function<void()> hook) { on_settled_ = std::move(hook); }
   // Called for every completed event (metrics).
   void observeCompleted(std::function<void(const Event&)> observer) {

@@ -51,6 +51,42 @@ void stopGracefully(Pipeline& pl, std::size_t i) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << pl.sluiceLog(i);
 }
 
+// Produces `chunks` chunks of `chunk` events at `rate` events/s on a thread of its own, counting
+// what is produced, so a test can wait for a point in the production. An error ends the
+// count at the total and is kept for join().
+class ChunkedProducer {
+ public:
+  ChunkedProducer(const Pipeline& pl, std::int64_t chunks, std::int64_t chunk, double rate)
+      : total_(chunks * chunk), thread_([this, &pl, chunks, chunk, rate] {
+          try {
+            for (std::int64_t c = 0; c < chunks; ++c) {
+              ProduceOptions o;
+              o.count = chunk;
+              o.first_seq = c * chunk;
+              o.partitions = pl.partitions();
+              o.body_bytes = 200;
+              o.rate_per_sec = rate;
+              produceEvents(pl.bootstrap(), pl.topic(), o);
+              produced_ += chunk;
+            }
+          } catch (...) {
+            error_ = std::current_exception();
+            produced_ = total_;
+          }
+        }) {}
+  std::int64_t produced() const { return produced_; }
+  void join() {
+    thread_.join();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::int64_t total_;
+  std::atomic<std::int64_t> produced_{0};
+  std::exception_ptr error_;
+  std::jthread thread_;
+};
+
 TEST(Rebalance, MemberJoinsAndLeavesWhileProducingLosesNothing) {
   Pipeline pl("rebalance", kPartitions);
   for (const char* name : {"a", "b", "c"}) pl.startSink(name);
@@ -69,47 +105,29 @@ TEST(Rebalance, MemberJoinsAndLeavesWhileProducingLosesNothing) {
       << "members 1 and 2 never got partitions";
 
   const auto t0 = std::chrono::steady_clock::now();
-  std::atomic<std::int64_t> produced{0};
-  std::exception_ptr produce_error;
   // Chunks, so the steps below can wait for a point in the production; rate-limited so the
   // production spans both membership changes.
-  std::jthread producer([&] {
-    try {
-      for (std::int64_t c = 0; c < kChunks; ++c) {
-        ProduceOptions o;
-        o.count = kChunk;
-        o.first_seq = c * kChunk;
-        o.partitions = kPartitions;
-        o.body_bytes = 200;
-        o.rate_per_sec = kProduceRate;
-        produceEvents(pl.bootstrap(), pl.topic(), o);
-        produced += kChunk;
-      }
-    } catch (...) {
-      produce_error = std::current_exception();
-      produced = kEvents;
-    }
-  });
+  ChunkedProducer producer(pl, kChunks, kChunk, kProduceRate);
+  const auto produced = [&] { return producer.produced(); };
 
   // A fourth member joins once 30% is produced.
-  ASSERT_TRUE(waitFor([&] { return produced >= kEvents * 3 / 10; }, 60s));
+  ASSERT_TRUE(waitFor([&] { return produced() >= kEvents * 3 / 10; }, 60s));
   const std::size_t fourth = pl.startSluice(config);
   ASSERT_TRUE(waitFor([&] { return assignedAtLeast(pl, fourth, 1); }, 60s))
       << "the fourth member never got partitions\n"
       << pl.sluiceLog(fourth);
-  const std::int64_t produced_at_join = produced;
+  const std::int64_t produced_at_join = produced();
   std::cout << "[ figures  ] fourth member assigned after " << produced_at_join
             << " events produced; sink a has " << pl.recordCount(0) << " records\n";
 
   // Member 1 leaves once 60% is produced.
-  ASSERT_TRUE(waitFor([&] { return produced >= kEvents * 6 / 10; }, 60s));
-  const std::int64_t produced_at_leave = produced;
+  ASSERT_TRUE(waitFor([&] { return produced() >= kEvents * 6 / 10; }, 60s));
+  const std::int64_t produced_at_leave = produced();
   std::cout << "[ figures  ] member 1 stopping after " << produced_at_leave
             << " events produced; sink a has " << pl.recordCount(0) << " records\n";
   stopGracefully(pl, 1);
 
   producer.join();
-  if (produce_error) std::rethrow_exception(produce_error);
   // Both changes must have happened while events were still being produced.
   EXPECT_LT(produced_at_join, kEvents);
   EXPECT_LT(produced_at_leave, kEvents);
@@ -184,31 +202,12 @@ TEST(Rebalance, RetainedPartitionsKeepFlowingWhileOthersAreRevoked) {
   pl.startSluice(config);
   ASSERT_TRUE(waitFor([&] { return assignedAtLeast(pl, 0, kPartitions); }, 60s));
 
-  std::atomic<std::int64_t> produced{0};
-  std::exception_ptr produce_error;
-  std::jthread producer([&] {
-    try {
-      for (std::int64_t c = 0; c < kSteps; ++c) {
-        ProduceOptions o;
-        o.count = kStep;
-        o.first_seq = c * kStep;
-        o.partitions = kPartitions;
-        o.body_bytes = 200;
-        o.rate_per_sec = static_cast<double>(kStep);
-        produceEvents(pl.bootstrap(), pl.topic(), o);
-        produced += kStep;
-      }
-    } catch (...) {
-      produce_error = std::current_exception();
-      produced = kStep * kSteps;
-    }
-  });
-  ASSERT_TRUE(waitFor([&] { return produced >= kStep * 8; }, 60s));
+  ChunkedProducer producer(pl, kSteps, kStep, static_cast<double>(kStep));
+  ASSERT_TRUE(waitFor([&] { return producer.produced() >= kStep * 8; }, 60s));
   const std::int64_t join_us = unixMicrosNow();
   const std::size_t joiner = pl.startSluice(config);
   ASSERT_TRUE(waitFor([&] { return assignedAtLeast(pl, joiner, 1); }, 60s)) << pl.sluiceLog(joiner);
   producer.join();
-  if (produce_error) std::rethrow_exception(produce_error);
 
   const auto end = pl.end();
   ASSERT_EQ(total(end), kStep * kSteps);
