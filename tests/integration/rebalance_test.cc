@@ -164,27 +164,9 @@ TEST(Rebalance, MemberJoinsAndLeavesWhileProducingLosesNothing) {
 namespace sluice::testing {
 namespace {
 
-std::int64_t unixMicrosNow() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The partitions sluice i logged as revoked from it (not lost ones).
 std::set<std::int32_t> revokedFrom(const Pipeline& pl, std::size_t i) {
-  static const std::regex kRevoked("revok[a-z]* [0-9]+ partition\\(s\\): ([^;\\n]*)");
-  static const std::regex kPartition("\\[([0-9]+)\\]");
-  std::set<std::int32_t> out;
-  const std::string log = pl.sluiceLog(i);
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), kRevoked);
-       it != std::sregex_iterator(); ++it) {
-    const std::string list = (*it)[1].str();
-    for (auto p = std::sregex_iterator(list.begin(), list.end(), kPartition);
-         p != std::sregex_iterator(); ++p) {
-      out.insert(std::stoi((*p)[1].str()));
-    }
-  }
-  return out;
+  return partitionsLogged(pl.sluiceLog(i), "revok[a-z]* [0-9]+ partition\\(s\\): ([^;\\n]*)");
 }
 
 // Issue 12 (1): a revoke must not stall the partitions that stay. librdkafka pauses a member's

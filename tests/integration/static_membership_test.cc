@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
-#include <regex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -22,27 +21,9 @@ using namespace std::chrono_literals;
 
 constexpr int kPartitions = 6;
 
-std::int64_t unixMicrosNow() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The partitions sluice i was last assigned (it joins second, so one assign line says it all).
 std::set<std::int32_t> assignedTo(const Pipeline& pl, std::size_t i) {
-  static const std::regex kAssigned(" assigned [0-9]+ partition\\(s\\): ([^(\\n]*)");
-  static const std::regex kPartition("\\[([0-9]+)\\]");
-  std::set<std::int32_t> out;
-  const std::string log = pl.sluiceLog(i);
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), kAssigned);
-       it != std::sregex_iterator(); ++it) {
-    const std::string list = (*it)[1].str();
-    for (auto p = std::sregex_iterator(list.begin(), list.end(), kPartition);
-         p != std::sregex_iterator(); ++p) {
-      out.insert(std::stoi((*p)[1].str()));
-    }
-  }
-  return out;
+  return partitionsLogged(pl.sluiceLog(i), " assigned [0-9]+ partition\\(s\\): ([^(\\n]*)");
 }
 
 // Kills member 1 once production is under way, restarts it at once, and returns the longest

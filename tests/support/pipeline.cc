@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -22,6 +23,27 @@ namespace fs = std::filesystem;
 std::string sluiceBinary() {
   const char* b = std::getenv("SLUICE_BIN");
   return b != nullptr && *b != '\0' ? b : SLUICE_TEST_SLUICE_BIN;
+}
+
+std::int64_t unixMicrosNow() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::set<std::int32_t> partitionsLogged(const std::string& log, const std::string& line) {
+  const std::regex pattern(line);
+  static const std::regex kPartition("\\[([0-9]+)\\]");
+  std::set<std::int32_t> out;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), pattern);
+       it != std::sregex_iterator(); ++it) {
+    const std::string list = (*it)[1].str();
+    for (auto p = std::sregex_iterator(list.begin(), list.end(), kPartition);
+         p != std::sregex_iterator(); ++p) {
+      out.insert(std::stoi((*p)[1].str()));
+    }
+  }
+  return out;
 }
 
 std::string bootstrapServers() {
