@@ -225,9 +225,7 @@ void DeadLetters::hold(Entry& e, const std::string& why) {
   ++held_;
   ++e.event->partition->held_events;
   if (!why.empty()) last_refusal_ = why;
-  if (on_held_) {
-    loop_.runAfter(Millis(0), [this, partition = e.event->partition] { on_held_(*partition); });
-  }
+  if (on_held_) on_held_(*e.event->partition);
 }
 
 void DeadLetters::unhold(Entry& e) {

@@ -33,7 +33,8 @@ class DeadLetters {
  public:
   using DoneCallback = std::function<void(EventPtr)>;
   // An event of this partition just became held: a drain waiting for it may be over. Called
-  // from the loop after the call that held it returned, so it may abandon anything.
+  // from inside the call that held it, so it must only take note (the pipeline re-checks its
+  // drains after routing), never abandon or send.
   using HeldCallback = std::function<void(const PartitionState&)>;
 
   DeadLetters(EventLoop& loop, const KafkaConfig& kafka, const DeadLetterConfig& config,
