@@ -6,6 +6,7 @@
 
 #include <iostream>
 
+#include "members.h"
 #include "pipeline.h"
 
 namespace sluice::testing {
@@ -17,13 +18,6 @@ std::int64_t total(const PartitionOffsets& offsets) {
   std::int64_t n = 0;
   for (const auto& [p, o] : offsets) n += o;
   return n;
-}
-
-void stopGracefully(Pipeline& pl, std::size_t i) {
-  pl.sluice(i).signal(SIGTERM);
-  const auto status = pl.sluice(i).wait(30s);
-  ASSERT_TRUE(status.has_value()) << "sluice did not exit after SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << pl.sluiceLog(i);
 }
 
 // Issue 3 (a): every sink receives every event; the committed offsets reach the end offsets.

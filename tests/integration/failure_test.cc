@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "delivery/idempotency_key.h"
+#include "members.h"
 #include "pipeline.h"
 #include "proc_stats.h"
 
@@ -31,13 +32,6 @@ std::string deadLetterConfig(const std::string& topic) {
 
 std::int64_t endOf(const std::string& bootstrap, const std::string& topic) {
   return endOffsets(bootstrap, topic, 1).at(0);
-}
-
-void stopGracefully(Pipeline& pl, std::size_t i) {
-  pl.sluice(i).signal(SIGTERM);
-  const auto status = pl.sluice(i).wait(30s);
-  ASSERT_TRUE(status.has_value());
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << pl.sluiceLog(i);
 }
 
 TEST(Failures, PermanentRejectionsGoToTheDeadLetterTopic) {

@@ -5,15 +5,14 @@
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
 #include <iostream>
 #include <map>
-#include <regex>
 #include <set>
-#include <thread>
 
+#include "chunked_producer.h"
+#include "members.h"
 #include "pipeline.h"
+#include "sluice_log.h"
 
 namespace sluice::testing {
 namespace {
@@ -32,60 +31,9 @@ std::int64_t total(const PartitionOffsets& offsets) {
   return n;
 }
 
-// True once sluice i has logged an assignment of at least `min` partitions (a cooperative
-// rebalance also hands out empty assignments).
-bool assignedAtLeast(const Pipeline& pl, std::size_t i, int min) {
-  static const std::regex kAssigned(" assigned ([0-9]+) partition");
-  const std::string log = pl.sluiceLog(i);
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), kAssigned);
-       it != std::sregex_iterator(); ++it) {
-    if (std::stoi((*it)[1].str()) >= min) return true;
-  }
-  return false;
+bool assignedAtLeast(const Pipeline& pl, std::size_t i, std::size_t min) {
+  return sluice::testing::assignedAtLeast(pl.sluiceLog(i), min);
 }
-
-void stopGracefully(Pipeline& pl, std::size_t i) {
-  pl.sluice(i).signal(SIGTERM);
-  const auto status = pl.sluice(i).wait(30s);
-  ASSERT_TRUE(status.has_value()) << "sluice " << i << " did not exit after SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << pl.sluiceLog(i);
-}
-
-// Produces `chunks` chunks of `chunk` events at `rate` events/s on a thread of its own, counting
-// what is produced, so a test can wait for a point in the production. An error ends the
-// count at the total and is kept for join().
-class ChunkedProducer {
- public:
-  ChunkedProducer(const Pipeline& pl, std::int64_t chunks, std::int64_t chunk, double rate)
-      : total_(chunks * chunk), thread_([this, &pl, chunks, chunk, rate] {
-          try {
-            for (std::int64_t c = 0; c < chunks; ++c) {
-              ProduceOptions o;
-              o.count = chunk;
-              o.first_seq = c * chunk;
-              o.partitions = pl.partitions();
-              o.body_bytes = 200;
-              o.rate_per_sec = rate;
-              produceEvents(pl.bootstrap(), pl.topic(), o);
-              produced_ += chunk;
-            }
-          } catch (...) {
-            error_ = std::current_exception();
-            produced_ = total_;
-          }
-        }) {}
-  std::int64_t produced() const { return produced_; }
-  void join() {
-    thread_.join();
-    if (error_) std::rethrow_exception(error_);
-  }
-
- private:
-  std::int64_t total_;
-  std::atomic<std::int64_t> produced_{0};
-  std::exception_ptr error_;
-  std::jthread thread_;
-};
 
 TEST(Rebalance, MemberJoinsAndLeavesWhileProducingLosesNothing) {
   Pipeline pl("rebalance", kPartitions);
@@ -107,7 +55,7 @@ TEST(Rebalance, MemberJoinsAndLeavesWhileProducingLosesNothing) {
   const auto t0 = std::chrono::steady_clock::now();
   // Chunks, so the steps below can wait for a point in the production; rate-limited so the
   // production spans both membership changes.
-  ChunkedProducer producer(pl, kChunks, kChunk, kProduceRate);
+  ChunkedProducer producer(pl.bootstrap(), pl.topic(), kPartitions, kChunks, kChunk, kProduceRate);
   const auto produced = [&] { return producer.produced(); };
 
   // A fourth member joins once 30% is produced.
@@ -184,7 +132,8 @@ TEST(Rebalance, RetainedPartitionsKeepFlowingWhileOthersAreRevoked) {
   pl.startSluice(config);
   ASSERT_TRUE(waitFor([&] { return assignedAtLeast(pl, 0, kPartitions); }, 60s));
 
-  ChunkedProducer producer(pl, kSteps, kStep, static_cast<double>(kStep));
+  ChunkedProducer producer(pl.bootstrap(), pl.topic(), kPartitions, kSteps, kStep,
+                           static_cast<double>(kStep));
   ASSERT_TRUE(waitFor([&] { return producer.produced() >= kStep * 8; }, 60s));
   const std::int64_t join_us = unixMicrosNow();
   const std::size_t joiner = pl.startSluice(config);

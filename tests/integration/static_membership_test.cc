@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pipeline.h"
+#include "sluice_log.h"
 
 namespace sluice::testing {
 namespace {

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "members.h"
 #include "pipeline.h"
 
 namespace sluice::testing {
@@ -80,13 +81,6 @@ ConfigOptions smallWindows() {
   ConfigOptions options;
   options.sink_max_in_flight = 32;
   return options;
-}
-
-void stopGracefully(Pipeline& pl, std::size_t i) {
-  pl.sluice(i).signal(SIGTERM);
-  const auto status = pl.sluice(i).wait(30s);
-  ASSERT_TRUE(status.has_value());
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << pl.sluiceLog(i);
 }
 
 bool nothingCommitted(const PartitionOffsets& committed) {

@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -29,21 +28,6 @@ std::int64_t unixMicrosNow() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::set<std::int32_t> partitionsLogged(const std::string& log, const std::string& line) {
-  const std::regex pattern(line);
-  static const std::regex kPartition("\\[([0-9]+)\\]");
-  std::set<std::int32_t> out;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), pattern);
-       it != std::sregex_iterator(); ++it) {
-    const std::string list = (*it)[1].str();
-    for (auto p = std::sregex_iterator(list.begin(), list.end(), kPartition);
-         p != std::sregex_iterator(); ++p) {
-      out.insert(std::stoi((*p)[1].str()));
-    }
-  }
-  return out;
 }
 
 std::string bootstrapServers() {

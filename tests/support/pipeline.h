@@ -19,9 +19,6 @@ namespace sluice::testing {
 std::string bootstrapServers();  // $SLUICE_TEST_BOOTSTRAP or 127.0.0.1:9092
 std::string sluiceBinary();      // $SLUICE_BIN (another build, for A/B benchmarks) or this build's
 std::int64_t unixMicrosNow();    // the clock the recording sinks stamp arrivals with
-// The partition numbers listed ("topic[3] topic[5] ...") in the first group of every match of
-// `line` (a regular expression) in a sluice log.
-std::set<std::int32_t> partitionsLogged(const std::string& log, const std::string& line);
 
 // How a short-lived sluice command ended.
 struct CommandResult {
