@@ -112,7 +112,7 @@ struct KafkaConfig {
   std::string brokers;
   std::string group;
   std::vector<std::string> topics;
-  std::chrono::milliseconds commit_interval{1000};
+  std::chrono::milliseconds commit_interval{200};
   std::map<std::string, std::string> properties;   // passed to librdkafka as they are
 };
 

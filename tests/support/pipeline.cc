@@ -108,6 +108,11 @@ void Pipeline::killSink(std::size_t i) {
   sinks_[i].process->wait(std::chrono::seconds(10));
 }
 
+void Pipeline::stopSink(std::size_t i) {
+  sinks_[i].process->signal(SIGTERM);
+  sinks_[i].process->wait(std::chrono::seconds(10));
+}
+
 SinkRecords Pipeline::records(std::size_t i) const {
   SinkRecords out;
   std::ifstream in(sinks_[i].record_path);
@@ -158,8 +163,11 @@ std::string Pipeline::writeConfig(const std::string& extra) const {
 std::string Pipeline::writeConfig(const ConfigOptions& options) const {
   std::ostringstream y;
   y << "kafka:\n  brokers: " << bootstrap_ << "\n  group: " << group_
-    << "\n  topics: [" << topic_ << "]\n  commit_interval_ms: 200\n"
-    << "  properties:\n";
+    << "\n  topics: [" << topic_ << "]\n";
+  if (options.commit_interval_ms > 0) {
+    y << "  commit_interval_ms: " << options.commit_interval_ms << "\n";
+  }
+  y << "  properties:\n";
   std::map<std::string, std::string> properties = {{"session.timeout.ms", "10000"},
                                                    {"heartbeat.interval.ms", "1000"},
                                                    {"topic.metadata.refresh.interval.ms", "2000"}};

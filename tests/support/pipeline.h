@@ -52,6 +52,7 @@ struct SinkRecords {
 struct ConfigOptions {
   std::string extra;                       // appended at the top level of the YAML
   std::uint32_t max_in_flight_events = 0;  // delivery.max_in_flight_events; 0: sluice's default
+  int commit_interval_ms = 200;            // kafka.commit_interval_ms; 0: sluice's default
   std::uint32_t sink_max_in_flight = 0;    // every sink's max_in_flight; 0: sluice's default
   std::string delivery_extra;              // more keys inside `delivery:`, each line indented
   std::map<std::string, std::string> sink_extra;  // sink name -> more keys, indented 4
@@ -79,9 +80,14 @@ class Pipeline {
   std::size_t startSink(const std::string& name, std::vector<std::string> flags = {},
                         int port = 0);
   void killSink(std::size_t i);  // SIGKILL, keeps its port and record file for a restart
+  // SIGTERM: the sink answers what it has decided, writes its records and exits (an outage
+  // whose records stay exact, unlike a SIGKILL's, which can lose the last 50 ms of them).
+  void stopSink(std::size_t i);
   std::size_t sinkCount() const { return sinks_.size(); }
   int sinkPort(std::size_t i) const { return sinks_[i].port; }
   SinkRecords records(std::size_t i) const;
+  const std::string& recordPath(std::size_t i) const { return sinks_[i].record_path; }
+  const std::string& sinkName(std::size_t i) const { return sinks_[i].name; }
   // How many complete record lines sink i has written (duplicates included): much cheaper
   // than records() for polling progress.
   std::size_t recordCount(std::size_t i) const;
