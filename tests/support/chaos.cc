@@ -64,10 +64,29 @@ std::vector<Action> schedule(const ChaosPlan& plan, std::size_t sinks) {
   return out;
 }
 
-// Counts, from a sink's record file, how often each event of the topic was recorded.
+// A chaos action, as the cause a later duplicate is put down to.
+struct Mark {
+  std::int64_t at_us;  // unix micros, the sinks' arrival clock
+  std::string what;
+};
+
+// What a duplicate is put down to: the first action after the event's first arrival (a
+// redelivery needs something to happen after the first delivery; the first such thing is its
+// likeliest cause, though a killed member's partitions move only when its session expires).
+const std::string& causeOf(const std::vector<Mark>& marks, std::int64_t first_us,
+                           std::int64_t again_us) {
+  static const std::string kNone = "no action (a retry)";
+  const auto next = std::upper_bound(marks.begin(), marks.end(), first_us,
+                                     [](std::int64_t t, const Mark& m) { return t < m.at_us; });
+  return next == marks.end() || next->at_us > again_us ? kNone : next->what;
+}
+
+// Counts, from a sink's record file, how often each event of the topic was recorded, and
+// puts each duplicate down to a chaos action.
 SinkTally tally(const std::string& name, const std::string& record_path,
-                const PartitionOffsets& end) {
-  std::map<std::int32_t, std::vector<std::uint8_t>> seen;
+                const PartitionOffsets& end, const std::vector<Mark>& marks = {}) {
+  // Per partition and offset: when the event first arrived (unix micros; 0: not yet).
+  std::map<std::int32_t, std::vector<std::int64_t>> seen;
   for (const auto& [p, e] : end) {
     seen[p].assign(static_cast<std::size_t>(std::max<std::int64_t>(e, 0)), 0);
   }
@@ -88,12 +107,22 @@ SinkTally tally(const std::string& name, const std::string& record_path,
     const auto o = std::stoll(line.substr(t3 + 1, t4 - t3 - 1));
     auto it = seen.find(p);
     if (it == seen.end() || o < 0 || o >= static_cast<std::int64_t>(it->second.size())) continue;
-    auto& count = it->second[static_cast<std::size_t>(o)];
-    if (count > 0) ++out.duplicates;
-    if (count < 255) ++count;
+    // ... \t attempt \t body hash \t body length \t arrival (unix micros) \t ...
+    std::size_t at = t4;
+    for (int field = 0; field < 3 && at != std::string::npos; ++field) {
+      at = line.find('\t', at + 1);
+    }
+    const std::int64_t arrival = at == std::string::npos ? 1 : std::stoll(line.substr(at + 1));
+    auto& first = it->second[static_cast<std::size_t>(o)];
+    if (first == 0) {
+      first = std::max<std::int64_t>(arrival, 1);
+    } else {
+      ++out.duplicates;
+      if (!marks.empty()) ++out.duplicates_after[causeOf(marks, first, arrival)];
+    }
   }
-  for (const auto& [p, counts] : seen) {
-    out.lost += static_cast<std::uint64_t>(std::count(counts.begin(), counts.end(), 0));
+  for (const auto& [p, firsts] : seen) {
+    out.lost += static_cast<std::uint64_t>(std::count(firsts.begin(), firsts.end(), 0));
   }
   return out;
 }
@@ -140,6 +169,9 @@ class ChaosRun {
   std::vector<std::size_t> running_;  // member indices in the pipeline
   Clock::time_point t0_;
   ChaosReport report_;
+  std::vector<Mark> marks_;
+  std::size_t sinks_down_ = 0;
+  bool broker_down_ = false;
 };
 
 void ChaosRun::killMember() {
@@ -147,6 +179,9 @@ void ChaosRun::killMember() {
   const std::size_t victim = running_[pick];
   pl_->sluice(victim).signal(SIGKILL);
   pl_->sluice(victim).wait(10s);
+  marks_.push_back({unixMicrosNow(), broker_down_   ? "kill -9 while the broker was down"
+                                     : sinks_down_ > 0 ? "kill -9 while a sink was down"
+                                                       : "kill -9"});
   running_[pick] = pl_->startSluice(config_);
   ++report_.kills;
   note("kill -9 member " + std::to_string(victim) + " (kill " + std::to_string(report_.kills) +
@@ -174,15 +209,20 @@ void ChaosRun::perform(const Action& a) {
       break;
     case Kind::kSinkDown:
       pl_->stopSink(a.sink);
+      ++sinks_down_;
       ++report_.outages;
       note("sink " + pl_->sinkName(a.sink) + " down");
       break;
     case Kind::kSinkUp:
       pl_->startSink(pl_->sinkName(a.sink), {}, pl_->sinkPort(a.sink));
+      --sinks_down_;
+      marks_.push_back({unixMicrosNow(), "sink back up"});
       note("sink " + pl_->sinkName(a.sink) + " up");
       break;
     case Kind::kBrokerDown:
       if (broker_up_.valid()) broker_up_.get();
+      broker_down_ = true;
+      marks_.push_back({unixMicrosNow(), "broker down"});
       if (a.crash) {
         broker_.kill();
       } else {
@@ -193,12 +233,14 @@ void ChaosRun::perform(const Action& a) {
       break;
     case Kind::kBrokerUp:
       note("broker starting");
+      broker_down_ = false;  // for the marks: from here on it is a matter of seconds
       broker_up_ = std::async(std::launch::async, [this] {
         broker_.start();
         note("broker up");
       });
       break;
     case Kind::kScaleOut:
+      marks_.push_back({unixMicrosNow(), "scale out"});
       while (running_.size() < static_cast<std::size_t>(plan_.peak_members)) {
         running_.push_back(pl_->startSluice(config_));
       }
@@ -207,6 +249,7 @@ void ChaosRun::perform(const Action& a) {
       break;
     case Kind::kScaleIn:
       note("scaling in to 1 member");
+      marks_.push_back({unixMicrosNow(), "scale in"});
       stopMembers(1);
       ++report_.scale_events;
       break;
@@ -281,7 +324,7 @@ ChaosReport ChaosRun::run() {
        (report_.committed_reach_end ? "reach" : "do NOT reach") + " the end offsets");
   stopMembers(0);
   for (std::size_t s = 0; s < pl_->sinkCount(); ++s) {
-    report_.sinks.push_back(tally(pl_->sinkName(s), pl_->recordPath(s), end));
+    report_.sinks.push_back(tally(pl_->sinkName(s), pl_->recordPath(s), end, marks_));
   }
   report_.dead_letters = total(endOffsets(pl_->bootstrap(), dlq, 1));
   return report_;
@@ -307,6 +350,9 @@ void printChaosReport(const ChaosPlan& plan, const ChaosReport& r, std::ostream&
         << 100.0 * static_cast<double>(s.duplicates) /
                static_cast<double>(std::max<std::int64_t>(r.events_in_topic, 1))
         << "%)\n";
+    for (const auto& [cause, n] : s.duplicates_after) {
+      out << "chaos:   " << n << " after " << cause << "\n";
+    }
   }
   out << "chaos: events lost: " << lost << "\n"
       << "chaos: committed offsets reach the end offsets: "

@@ -6,6 +6,7 @@
 // and the short chaos integration test (the same run, smaller, with assertions).
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ struct SinkTally {
   std::uint64_t requests = 0;    // events recorded, duplicates included
   std::uint64_t lost = 0;        // events in the topic the sink never recorded
   std::uint64_t duplicates = 0;  // records beyond the first of an event
+  // Duplicates by the chaos action that last preceded their arrival: what caused them, as near
+  // as timing tells ("kill -9 while a sink was down", "sink back up", "scale out", ...).
+  std::map<std::string, std::uint64_t> duplicates_after;
 };
 
 struct ChaosReport {
