@@ -21,6 +21,7 @@ std::unique_ptr<Metrics> makeMetrics(const Config& c) {
 
 App::App(Config config)
     : config_(std::move(config)),
+      partitions_(config_.sinks.size()),
       metrics_(makeMetrics(config_)),
       dispatch_(loop_, config_, std::random_device{}()),
       transport_(loop_, config_.sinks, dispatch_.dispatcher()),
@@ -36,9 +37,11 @@ App::App(Config config)
       validate_(config_.validation, config_.idempotency, counters_),
       pipeline_(backpressure_, dead_letters_, counters_, config_.dead_letter.enabled()),
       offsets_(partitions_, consumer_),
+      sink_progress_(config_, partitions_, consumer_,
+                     [this](const PartitionState& p) { dispatch_.progressKnown(p); }),
       intake_(consumer_, partitions_, pipeline_, backpressure_, counters_, loop_,
               [this] { shutdown_.onFatal(); }),
-      rebalance_(consumer_, partitions_, backpressure_, pipeline_, offsets_),
+      rebalance_(consumer_, partitions_, backpressure_, pipeline_, offsets_, sink_progress_),
       shutdown_(loop_, config_.shutdown_grace, signals_, consumer_, intake_, backpressure_,
                 pipeline_, offsets_, dead_letters_),
       status_({config_.metrics, dispatch_.dispatcher(), partitions_, consumer_, dead_letters_,
@@ -68,6 +71,15 @@ App::App(Config config)
     pipeline_.route();
   });
   loop_.runAfter(kHousekeepingInterval, [this] { housekeeping(); });
+  if (sink_progress_.enabled()) {
+    loop_.watch(consumer_.groupOffsets().fd(), EPOLLIN, [this](std::uint32_t) {
+      sink_progress_.serve();
+      pipeline_.route();
+    });
+    consumer_.observeCommits(
+        [this](const rd_kafka_topic_partition_list_t& l) { sink_progress_.committed(l); });
+    loop_.runAfter(config_.kafka.commit_interval, [this] { writeSinkProgress(); });
+  }
   if (metrics_) {
     pipeline_.observeCompleted(
         [this](const Event& e) { metrics_->observeCompletedRecord(e.timestamp_ms); });
@@ -113,6 +125,13 @@ void App::housekeeping() {
   dead_letters_.poll();
   stats_line_.tick(loop_.now());
   loop_.runAfter(kHousekeepingInterval, [this] { housekeeping(); });
+}
+
+// On the commit interval, like the group's own commits: a sink's progress written later than
+// the commit only costs that sink more redeliveries after a crash.
+void App::writeSinkProgress() {
+  sink_progress_.write();
+  loop_.runAfter(config_.kafka.commit_interval, [this] { writeSinkProgress(); });
 }
 
 }  // namespace sluice

@@ -6,6 +6,7 @@
 #include "app/rebalance.h"
 #include "app/shutdown.h"
 #include "app/signals.h"
+#include "app/sink_progress.h"
 #include "app/stats.h"
 #include "app/status_endpoints.h"
 #include "config/config.h"
@@ -37,6 +38,7 @@ class App final {
 
  private:
   void housekeeping();
+  void writeSinkProgress();
 
   Config config_;
   TerminationSignals signals_;  // first: blocks signals before librdkafka starts threads
@@ -51,6 +53,7 @@ class App final {
   ValidateStage validate_;
   Pipeline pipeline_;
   OffsetStore offsets_;
+  SinkProgress sink_progress_;
   Intake intake_;
   Rebalance rebalance_;
   Shutdown shutdown_;

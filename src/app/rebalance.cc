@@ -17,12 +17,14 @@ std::string describe(const rd_kafka_topic_partition_list_t& list) {
 }  // namespace
 
 Rebalance::Rebalance(KafkaConsumer& consumer, PartitionRegistry& partitions,
-                     Backpressure& backpressure, Pipeline& pipeline, OffsetStore& offsets)
+                     Backpressure& backpressure, Pipeline& pipeline, OffsetStore& offsets,
+                     SinkProgress& progress)
     : consumer_(consumer),
       partitions_(partitions),
       backpressure_(backpressure),
       pipeline_(pipeline),
-      offsets_(offsets) {}
+      offsets_(offsets),
+      progress_(progress) {}
 
 void Rebalance::onAssign(const rd_kafka_topic_partition_list_t& partitions) {
   consumer_.incrementalAssign(partitions);
@@ -47,10 +49,13 @@ void Rebalance::onAssign(const rd_kafka_topic_partition_list_t& partitions) {
     consumer_.wakeFetchers(*kept);
   }
   std::vector<PartitionState*> added;
+  std::vector<PartitionStatePtr> fresh_states;
   for (int i = 0; i < partitions.cnt; ++i) {
-    added.push_back(partitions_.add(partitions.elems[i].topic, partitions.elems[i].partition).get());
+    fresh_states.push_back(partitions_.add(partitions.elems[i].topic, partitions.elems[i].partition));
+    added.push_back(fresh_states.back().get());
   }
   backpressure_.reconcile(added);  // re-applies a pause sluice is in the middle of
+  progress_.load(fresh_states);
   // Cooperative rebalances end with an assign call that may add nothing.
   if (partitions.cnt == 0) return;
   spdlog::info("assigned {} partition(s): {} (now {})", partitions.cnt, describe(partitions),
@@ -65,6 +70,9 @@ void Rebalance::release(const rd_kafka_topic_partition_list_t& partitions, bool 
   // Stored first (unless lost: another member may own them already), so that the unassign
   // commits everything done below the first undelivered event.
   if (!lost) offsets_.store();
+  // Each sink's progress too, so that the next owner sends no sink what it has (a true fact
+  // even if another member owns them already; an answer after the handover is harmless).
+  progress_.write();
   std::size_t dropped = 0;
   for (int i = 0; i < partitions.cnt; ++i) {
     auto state = partitions_.remove(partitions.elems[i].topic, partitions.elems[i].partition);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "app/offset_store.h"
+#include "app/sink_progress.h"
 #include "delivery/partition_registry.h"
 #include "kafka/kafka_consumer.h"
 #include "loop/event_loop.h"
@@ -22,7 +23,7 @@ class Rebalance final : public RebalanceListener {
  public:
   // `consumer` may still be under construction: it is used from the first callback on.
   Rebalance(KafkaConsumer& consumer, PartitionRegistry& partitions, Backpressure& backpressure,
-            Pipeline& pipeline, OffsetStore& offsets);
+            Pipeline& pipeline, OffsetStore& offsets, SinkProgress& progress);
 
   void onAssign(const rd_kafka_topic_partition_list_t& partitions) override;
   void onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost) override;
@@ -38,6 +39,7 @@ class Rebalance final : public RebalanceListener {
   Backpressure& backpressure_;
   Pipeline& pipeline_;
   OffsetStore& offsets_;
+  SinkProgress& progress_;
   bool joined_ = false;
 };
 

@@ -48,6 +48,7 @@ MetricsSnapshot StatusEndpoints::metricsSnapshot() const {
     k.accepted = c.delivered;
     k.failed_attempts = c.failed_attempts;
     k.gave_up = c.gave_up;
+    k.skipped = c.skipped;
     k.attempts = c.attempts;
     k.in_flight_requests = d.sinkInFlight(i);
     k.backlog_events = d.sinkBacklog(i);

@@ -122,6 +122,9 @@ struct Config {
   BackpressureConfig backpressure;
   RetryPolicy retry;  // the default of every sink's retry
   IdempotencyConfig idempotency;
+  // Keep each sink's own progress in Kafka (groups "<group>.sink.<name>"), so that a member
+  // taking a partition over does not send a sink again what it had accepted.
+  bool sink_progress = true;
   DeadLetterConfig dead_letter;
   ValidationConfig validation;
   MetricsConfig metrics;

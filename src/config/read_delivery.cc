@@ -31,7 +31,8 @@ void readDelivery(Reader& r, const YAML::Node& node, Config& c) {
   if (!r.optionalMap(node, path,
                      {"max_in_flight_events", "max_in_flight_bytes",
                       "partition_max_in_flight_events", "partition_max_in_flight_bytes",
-                      "partition_max_uncommitted", "retry", "idempotency_key"})) {
+                      "partition_max_uncommitted", "retry", "idempotency_key",
+                      "sink_progress"})) {
     return;
   }
   BackpressureConfig& b = c.backpressure;
@@ -40,6 +41,7 @@ void readDelivery(Reader& r, const YAML::Node& node, Config& c) {
   r.integer(node, path, "partition_max_in_flight_events", b.partition_max_events, 1, 10'000'000);
   r.integer(node, path, "partition_max_in_flight_bytes", b.partition_max_bytes, 1024, 1LL << 40);
   r.integer(node, path, "partition_max_uncommitted", b.partition_max_uncommitted, 2, 100'000'000);
+  r.boolean(node, path, "sink_progress", c.sink_progress);
   readRetry(r, node["retry"], path + ".retry", c.retry);
   readIdempotencyKey(r, node["idempotency_key"], path + ".idempotency_key", c.idempotency);
 }

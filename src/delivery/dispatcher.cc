@@ -45,9 +45,27 @@ std::optional<Dispatcher::LaneKey> Dispatcher::laneOf(const SinkRuntime& rt, con
 void Dispatcher::dispatch(EventPtr event) {
   const std::uint64_t id = next_event_id_++;
   const auto n = static_cast<std::uint32_t>(sinks_.size());
+  PartitionState* partition = event->partition.get();
+  const std::int64_t offset = event->offset;
+  const auto hadIt = [&](std::uint32_t s) {
+    return partition != nullptr && s < partition->resume_below.size() &&
+           offset < partition->resume_below[s];
+  };
+  std::uint32_t pending = 0;
+  for (std::uint32_t s = 0; s < n; ++s) pending += hadIt(s) ? 0 : 1;
+  if (pending == 0) {
+    for (std::uint32_t s = 0; s < n; ++s) ++sinks_[s].counters.skipped;
+    on_done_(std::move(event));
+    return;
+  }
   const Event& ev = *event;
-  events_.emplace(id, EventEntry{std::move(event), n});
+  events_.emplace(id, EventEntry{std::move(event), pending});
   for (std::uint32_t s = 0; s < n; ++s) {
+    if (hadIt(s)) {
+      ++sinks_[s].counters.skipped;
+      partition->sinkDone(s, ev.offset);
+      continue;
+    }
     const std::uint64_t token = tokenOf(id, s);
     deliveries_.emplace(token, Delivery{id, s});
     SinkRuntime& rt = sinks_[s];
@@ -231,6 +249,9 @@ void Dispatcher::onDeliveryResponse(std::uint64_t token, SinkRuntime& rt, Verdic
   d.request = 0;
   if (verdict == Verdict::kAccepted) {
     ++rt.counters.delivered;
+    if (auto e = events_.find(d.event_id); e != events_.end() && e->second.event->partition) {
+      e->second.event->partition->sinkDone(d.sink, e->second.event->offset);
+    }
     finishDelivery(token);
   } else if (batch) {
     // The answer is about the batch, not about this event: try each alone before anyone

@@ -22,6 +22,7 @@ struct SinkCounters {
   std::uint64_t failed_attempts = 0;  // each failed attempt, retried or not
   std::uint64_t gave_up = 0;          // deliveries handed to the dead-letter path
   std::uint64_t circuit_opened = 0;
+  std::uint64_t skipped = 0;  // events not sent: the sink had them before a restart or handover
 };
 
 // Fans every event out to every sink. Each sink has its own FIFO, in-flight window, retry
@@ -57,6 +58,8 @@ class Dispatcher final : public HttpResponseHandler {
   using AttemptObserver = std::function<void(std::uint32_t sink, const HttpResponse&)>;
   void observeAttempts(AttemptObserver observer) { observer_ = std::move(observer); }
 
+  // Sends the event to every sink, except those that already had it (the event's offset is
+  // below the sink's progress loaded for its partition, PartitionState::resume_below).
   void dispatch(EventPtr event);
 
   // Drops every event of `partition` without completing it: its in-flight requests are

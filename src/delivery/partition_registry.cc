@@ -5,7 +5,7 @@ namespace sluice {
 PartitionStatePtr PartitionRegistry::add(const std::string& topic, std::int32_t partition) {
   auto& slot = partitions_[{topic, partition}];
   if (slot) slot->active = false;  // a stale entry from an earlier assignment
-  slot = std::make_shared<PartitionState>(topic, partition);
+  slot = std::make_shared<PartitionState>(topic, partition, sinks_);
   return slot;
 }
 

@@ -12,6 +12,10 @@
 namespace sluice {
 namespace {
 
+// Other groups' offsets (the sinks' progress) are read at every assignment and written on the
+// commit interval; an answer later than this counts as failed (sluice then goes on without).
+constexpr std::chrono::milliseconds kGroupOffsetsTimeout{5000};
+
 void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   setConf(conf, key, value, "kafka");
 }
@@ -58,6 +62,7 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
     throw std::runtime_error(std::string("rd_kafka_poll_set_consumer: ") + rd_kafka_err2str(e));
   }
   queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
+  group_offsets_ = std::make_unique<GroupOffsetsAdmin>(rk_.get(), kGroupOffsetsTimeout);
   static constexpr std::uint64_t kOne = 1;  // eventfd needs an 8-byte write
   rd_kafka_queue_io_event_enable(queue_.get(), wake_fd_.get(), &kOne, sizeof kOne);
 
@@ -74,6 +79,7 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
 KafkaConsumer::~KafkaConsumer() {
   rd_kafka_queue_io_event_enable(queue_.get(), -1, nullptr, 0);
   queue_.reset();
+  group_offsets_.reset();  // its queue belongs to the handle, which goes below
   if (skip_close_) {
     rd_kafka_destroy_flags(rk_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   } else if (!closed_) {
@@ -182,6 +188,7 @@ void KafkaConsumer::onCommit(rd_kafka_t*, rd_kafka_resp_err_t err,
       }
     }
   }
+  if (offsets != nullptr && me->on_committed_) me->on_committed_(*offsets);
   if (failed) {
     ++me->counters_.commit_failures;
     if (err) spdlog::warn("offset commit failed: {}", rd_kafka_err2str(err));

@@ -1,10 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "kafka/group_offsets_admin.h"
 #include "kafka/rd_handles.h"
 #include "util/unique_fd.h"
 
@@ -69,6 +72,13 @@ class KafkaConsumer {
   // Gives up on a clean close (broker unreachable): destruction will not wait for the group.
   void abandonClose() { skip_close_ = true; }
 
+  // The Admin API on this handle, for groups other than ours (the sinks' progress).
+  GroupOffsetsAdmin& groupOffsets() { return *group_offsets_; }
+  // Told each commit's outcome (per-partition errors in the list), on the loop thread.
+  void observeCommits(std::function<void(const rd_kafka_topic_partition_list_t&)> observer) {
+    on_committed_ = std::move(observer);
+  }
+
   const KafkaCounters& counters() const { return counters_; }
   // From the latest librdkafka statistics (every statistics.interval.ms, 5 s by default).
   const std::vector<PartitionStats>& partitionStats() const { return partition_stats_; }
@@ -89,6 +99,8 @@ class KafkaConsumer {
   UniqueFd wake_fd_;
   RdKafkaPtr rk_;
   RdQueuePtr queue_;
+  std::unique_ptr<GroupOffsetsAdmin> group_offsets_;
+  std::function<void(const rd_kafka_topic_partition_list_t&)> on_committed_;
   bool closing_ = false;
   bool closed_ = false;
   bool skip_close_ = false;

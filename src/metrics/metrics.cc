@@ -37,7 +37,8 @@ using prometheus::Histogram;
 const std::map<std::string_view, std::string_view> kHelp = {
     {"sluice_events_consumed_total", "Records taken from Kafka, by topic"},
     {"sluice_deliveries_total",
-     "Finished deliveries by sink and outcome (accepted, dead_lettered)"},
+     "Finished deliveries by sink and outcome (accepted, dead_lettered, skipped: the sink "
+     "had the event before a restart or a handover)"},
     {"sluice_delivery_attempts_total", "HTTP requests sent, by sink"},
     {"sluice_delivery_retries_total", "Failed attempts that were retried or given up, by sink"},
     {"sluice_delivery_duration_seconds", "Duration of one HTTP attempt, by sink"},
@@ -201,6 +202,7 @@ std::string Metrics::render(const MetricsSnapshot& s) {
     const std::string& name = m.sinks[i];
     mirror(m.deliveries.Add({{"sink", name}, {"outcome", "accepted"}}), k.accepted);
     mirror(m.deliveries.Add({{"sink", name}, {"outcome", "dead_lettered"}}), k.gave_up);
+    mirror(m.deliveries.Add({{"sink", name}, {"outcome", "skipped"}}), k.skipped);
     mirror(m.attempts.Add({{"sink", name}}), k.attempts);
     mirror(m.retries.Add({{"sink", name}}), k.failed_attempts);
     m.in_flight_requests.Add({{"sink", name}}).Set(static_cast<double>(k.in_flight_requests));

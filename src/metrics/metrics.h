@@ -14,6 +14,7 @@ struct MetricsSnapshot {
     std::uint64_t accepted = 0;
     std::uint64_t failed_attempts = 0;
     std::uint64_t gave_up = 0;  // handed to the dead-letter path
+    std::uint64_t skipped = 0;  // not sent: the sink had it (sink progress)
     std::uint64_t attempts = 0;
     std::uint64_t in_flight_requests = 0;
     std::uint64_t backlog_events = 0;       // queued, in flight or backing off

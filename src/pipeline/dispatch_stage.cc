@@ -41,8 +41,36 @@ void DispatchStage::finished(EventPtr event) {
   exit().failed(std::move(event), std::move(why));
 }
 
+void DispatchStage::take(EventPtr event) {
+  if (!event->partition->progress_known) {
+    ++waiting_count_;
+    waiting_[event->partition.get()].push_back(std::move(event));
+    return;
+  }
+  dispatcher_.dispatch(std::move(event));
+}
+
+void DispatchStage::progressKnown(const PartitionState& partition) {
+  auto it = waiting_.find(&partition);
+  if (it == waiting_.end()) return;
+  std::vector<EventPtr> events = std::move(it->second);
+  waiting_.erase(it);
+  waiting_count_ -= events.size();
+  for (auto& e : events) dispatcher_.dispatch(std::move(e));
+}
+
 std::vector<EventPtr> DispatchStage::abandon(const PartitionState* partition) {
-  return partition ? dispatcher_.abandon(partition) : dispatcher_.abandonAll();
+  std::vector<EventPtr> out = partition ? dispatcher_.abandon(partition) : dispatcher_.abandonAll();
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (partition != nullptr && it->first != partition) {
+      ++it;
+      continue;
+    }
+    waiting_count_ -= it->second.size();
+    for (auto& e : it->second) out.push_back(std::move(e));
+    it = waiting_.erase(it);
+  }
+  return out;
 }
 
 }  // namespace sluice

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -20,13 +21,19 @@ class DispatchStage final : public Stage {
   Dispatcher& dispatcher() { return dispatcher_; }
   const Dispatcher& dispatcher() const { return dispatcher_; }
 
-  void take(EventPtr event) override { dispatcher_.dispatch(std::move(event)); }
+  // Events of a partition whose sinks' progress is still loading wait here until
+  // progressKnown(): sent before, they could reach a sink that already has them.
+  void take(EventPtr event) override;
   std::vector<EventPtr> abandon(const PartitionState* partition) override;
+  void progressKnown(const PartitionState& partition);
+  std::size_t waitingForProgress() const { return waiting_count_; }
 
  private:
   void finished(EventPtr event);
 
   Dispatcher dispatcher_;
+  std::unordered_map<const PartitionState*, std::vector<EventPtr>> waiting_;
+  std::size_t waiting_count_ = 0;
 };
 
 // Each sink's delivery settings (retry, statuses, ordering, batching), built from its config.

@@ -48,6 +48,7 @@ void Intake::take(RdMessagePtr msg) {
                  msg->partition, msg->offset);
     return;
   }
+  for (auto& sink : state->sink_offsets) sink.dispatched(msg->offset);
   auto event = std::make_unique<Event>();
   event->partition = std::move(state);
   event->offset = msg->offset;

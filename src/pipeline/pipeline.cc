@@ -61,7 +61,10 @@ void Pipeline::complete(EventPtr event) {
   ++counters_.completed;
   if (on_completed_) on_completed_(*event);
   PartitionState& p = *event->partition;
-  if (p.active) p.offsets.completed(event->offset);
+  if (p.active) {
+    p.offsets.completed(event->offset);
+    for (std::size_t s = 0; s < p.sink_offsets.size(); ++s) p.sinkDone(s, event->offset);
+  }
   backpressure_.release(*event);
   settled_ = true;
 }

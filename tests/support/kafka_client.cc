@@ -292,3 +292,22 @@ PartitionOffsets committedOffsets(const std::string& bootstrap, const std::strin
 }
 
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+
+void commitGroupOffsets(const std::string& bootstrap, const std::string& group,
+                        const std::string& topic, const PartitionOffsets& offsets) {
+  RdKafkaPtr rk = makeClient(RD_KAFKA_CONSUMER, bootstrap,
+                             {{"group.id", group}, {"enable.auto.commit", "false"}});
+  RdPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const auto& [p, o] : offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = o;
+  }
+  // Not subscribed: a commit without a generation, which the broker takes from a group that
+  // has no members.
+  const auto err = rd_kafka_commit(rk.get(), list.get(), 0);
+  rd_kafka_consumer_close(rk.get());
+  if (err) throw std::runtime_error(std::string("commit: ") + rd_kafka_err2str(err));
+}
+
+}  // namespace sluice::testing

@@ -59,4 +59,9 @@ PartitionOffsets endOffsets(const std::string& bootstrap, const std::string& top
 PartitionOffsets committedOffsets(const std::string& bootstrap, const std::string& group,
                                   const std::string& topic, int partitions);
 
+// Sets a group's committed offsets, as an operator does to have events delivered again. The
+// group must have no members (sluice stopped). Throws on failure.
+void commitGroupOffsets(const std::string& bootstrap, const std::string& group,
+                        const std::string& topic, const PartitionOffsets& offsets);
+
 }  // namespace sluice::testing

@@ -570,3 +570,56 @@ TEST_F(DispatcherTest, AbandoningAPartitionCancelsItsBatchOnce) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// Sink progress (issue 12, part 5): each sink's own progress moves with what it accepted, and
+// a sink that already had an event (below its loaded progress) is not sent it again.
+class SinkProgressDispatchTest : public DispatcherTest {
+ protected:
+  void SetUp() override { partition = std::make_shared<PartitionState>("t", 0, 2); }
+  // What intake does for each event it takes.
+  EventPtr taken(std::int64_t offset) {
+    partition->offsets.dispatched(offset);
+    for (auto& s : partition->sink_offsets) s.dispatched(offset);
+    return event(offset);
+  }
+};
+
+TEST_F(SinkProgressDispatchTest, EachSinksProgressFollowsWhatItAccepted) {
+  make({sink("a", 8), sink("b", 8)});
+  for (std::int64_t o = 10; o < 13; ++o) dispatcher->dispatch(taken(o));
+  transport.answer(*dispatcher, 0, 200);  // a: 10
+  transport.answer(*dispatcher, 0, 200);  // a: 11
+  EXPECT_EQ(partition->sink_offsets[0].committable(), 12);
+  EXPECT_EQ(partition->sink_offsets[1].committable(), 10);  // b accepted nothing yet
+  transport.answer(*dispatcher, 1, 200);  // b: 10
+  EXPECT_EQ(partition->sink_offsets[1].committable(), 11);
+  EXPECT_EQ(done, std::vector<std::int64_t>{10});
+}
+
+TEST_F(SinkProgressDispatchTest, ASinkIsNotSentWhatItAlreadyHad) {
+  make({sink("a", 8), sink("b", 8)});
+  partition->resume_below = {12, -1};  // a had everything below 12, b nothing
+  for (std::int64_t o = 10; o < 13; ++o) dispatcher->dispatch(taken(o));
+  EXPECT_EQ(transport.openFor(0), 1u);  // only 12
+  EXPECT_EQ(transport.openFor(1), 3u);
+  EXPECT_EQ(dispatcher->counters(0).skipped, 2u);
+  EXPECT_EQ(partition->sink_offsets[0].committable(), 12);
+  EXPECT_EQ(transport.answer(*dispatcher, 0, 200).offset, 12);
+  transport.answer(*dispatcher, 1, 200);
+  EXPECT_EQ(done, std::vector<std::int64_t>{10});  // b's answer finishes 10: a had it
+}
+
+TEST_F(SinkProgressDispatchTest, AnEventEverySinkHadIsDoneAtOnce) {
+  make({sink("a", 8), sink("b", 8)});
+  partition->resume_below = {20, 15};
+  dispatcher->dispatch(taken(14));
+  EXPECT_TRUE(transport.open.empty());
+  EXPECT_EQ(done, std::vector<std::int64_t>{14});
+  EXPECT_EQ(dispatcher->inFlightEvents(), 0u);
+}
+
+}  // namespace
+}  // namespace sluice
