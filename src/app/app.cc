@@ -37,7 +37,7 @@ App::App(Config config)
       validate_(config_.validation, config_.idempotency, counters_),
       pipeline_(backpressure_, dead_letters_, counters_, config_.dead_letter.enabled()),
       offsets_(partitions_, consumer_),
-      sink_progress_(config_, partitions_, consumer_,
+      sink_progress_(config_, partitions_, consumer_, loop_,
                      [this](const PartitionState& p) { dispatch_.progressKnown(p); }),
       intake_(consumer_, partitions_, pipeline_, backpressure_, counters_, loop_,
               [this] { shutdown_.onFatal(); }),

@@ -10,6 +10,8 @@ namespace sluice {
 namespace {
 
 constexpr std::string_view kTag = "sluice-progress/1";
+// How long a partition's events wait for its sinks' progress before going to every sink.
+constexpr Millis kLoadDeadline{5000};
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 14695981039346656037ull;
@@ -63,12 +65,13 @@ std::optional<std::int64_t> trustedProgress(std::int64_t offset, std::string_vie
 }
 
 SinkProgress::SinkProgress(const Config& config, PartitionRegistry& partitions,
-                           KafkaConsumer& consumer,
+                           KafkaConsumer& consumer, Scheduler& scheduler,
                            std::function<void(const PartitionState&)> on_known)
     : enabled_(config.sink_progress),
       group_(config.kafka.group),
       partitions_(partitions),
       consumer_(consumer),
+      scheduler_(scheduler),
       on_known_(std::move(on_known)),
       writing_(config.sinks.size(), false),
       next_warning_(config.sinks.size()) {
@@ -79,7 +82,9 @@ SinkProgress::SinkProgress(const Config& config, PartitionRegistry& partitions,
 }
 
 void SinkProgress::load(const std::vector<PartitionStatePtr>& added) {
-  if (!enabled_ || added.empty()) return;
+  // With every broker down nothing would answer before the deadline anyway (and see
+  // kGroupOffsetsTimeout in kafka_consumer.cc): the events go to every sink.
+  if (!enabled_ || added.empty() || consumer_.brokersUp() == 0) return;
   const std::uint64_t id = next_load_++;
   RdPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(added.size())));
   for (const auto& p : added) {
@@ -91,6 +96,7 @@ void SinkProgress::load(const std::vector<PartitionStatePtr>& added) {
   load.partitions = added;
   load.sinks.resize(sink_groups_.size());
   load.answers_left = 1 + sink_groups_.size();
+  load.deadline = scheduler_.runAfter(kLoadDeadline, [this, id] { giveUp(id); });
   auto& admin = consumer_.groupOffsets();
   pending_[admin.list(group_, *list)] = {id, -1, {}};
   for (std::size_t s = 0; s < sink_groups_.size(); ++s) {
@@ -99,7 +105,7 @@ void SinkProgress::load(const std::vector<PartitionStatePtr>& added) {
 }
 
 void SinkProgress::write() {
-  if (!enabled_) return;
+  if (!enabled_ || consumer_.brokersUp() == 0) return;
   for (std::size_t s = 0; s < sink_groups_.size(); ++s) {
     if (writing_[s]) continue;
     Pending pending{0, static_cast<int>(s), {}};
@@ -142,6 +148,7 @@ void SinkProgress::serve() {
     (pending.sink < 0 ? load->second.group : load->second.sinks[static_cast<std::size_t>(pending.sink)]) =
         std::move(result.partitions);
     if (--load->second.answers_left == 0) {
+      scheduler_.cancel(load->second.deadline);
       finish(load->second, load->first);
       loads_.erase(load);
     }
@@ -171,6 +178,18 @@ void SinkProgress::finish(Load& load, std::uint64_t id) {
     p->progress_known = true;
     on_known_(*p);
   }
+}
+
+void SinkProgress::giveUp(std::uint64_t id) {
+  auto it = loads_.find(id);
+  if (it == loads_.end()) return;
+  spdlog::warn("reading sink progress for {} partition(s) took over {} ms; their events go to "
+               "every sink",
+               it->second.partitions.size(), kLoadDeadline.count());
+  Load load = std::move(it->second);
+  loads_.erase(it);
+  load.group.reset();  // nothing can be checked: nothing is skipped
+  finish(load, id);
 }
 
 void SinkProgress::onWritten(const Pending& pending, const GroupOffsetsAdmin::Result& result) {

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "delivery/partition_registry.h"
 #include "kafka/kafka_consumer.h"
+#include "loop/event_loop.h"
 
 namespace sluice {
 
@@ -33,7 +34,7 @@ class SinkProgress {
  public:
   // `on_known`: a partition's progress is in (or given up on); its waiting events may go.
   SinkProgress(const Config& config, PartitionRegistry& partitions, KafkaConsumer& consumer,
-               std::function<void(const PartitionState&)> on_known);
+               Scheduler& scheduler, std::function<void(const PartitionState&)> on_known);
 
   bool enabled() const { return enabled_; }
   // Newly assigned partitions: reads each sink's progress for them.
@@ -51,6 +52,7 @@ class SinkProgress {
     std::size_t answers_left = 0;
     RdPartitionListPtr group;               // the group's committed offsets
     std::vector<RdPartitionListPtr> sinks;  // each sink's progress
+    Scheduler::TimerId deadline = 0;
   };
   struct Pending {  // what an answer is for
     std::uint64_t load = 0;   // a load's answer, or 0 for a write
@@ -58,6 +60,7 @@ class SinkProgress {
     std::vector<std::pair<PartitionStatePtr, std::int64_t>> written;  // a write's offsets
   };
   void finish(Load& load, std::uint64_t id);
+  void giveUp(std::uint64_t id);
   void onWritten(const Pending& pending, const GroupOffsetsAdmin::Result& result);
 
   bool enabled_;
@@ -66,6 +69,7 @@ class SinkProgress {
   std::vector<std::string> sink_urls_;
   PartitionRegistry& partitions_;
   KafkaConsumer& consumer_;
+  Scheduler& scheduler_;
   std::function<void(const PartitionState&)> on_known_;
   std::map<std::uint64_t, Load> loads_;
   std::map<std::uint64_t, Pending> pending_;  // by admin request

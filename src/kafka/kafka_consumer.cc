@@ -12,9 +12,13 @@
 namespace sluice {
 namespace {
 
-// Other groups' offsets (the sinks' progress) are read at every assignment and written on the
-// commit interval; an answer later than this counts as failed (sluice then goes on without).
-constexpr std::chrono::milliseconds kGroupOffsetsTimeout{5000};
+// Other groups' offsets (the sinks' progress) go through librdkafka's Admin API. In 2.0.2 an
+// admin request that times out while still waiting for its group coordinator crashes the
+// process (rdkafka_admin.c: the request's and the coordinator lookup's timeouts both fire
+// and release its enq-once twice, "eonce->refcnt > 0"; seen here with the broker stopped).
+// So requests get the longest timeout librdkafka takes and are only sent while a broker is
+// up; a reader that cannot wait (SinkProgress's loads) keeps its own, shorter deadline.
+constexpr std::chrono::milliseconds kGroupOffsetsTimeout{3'600'000};
 
 void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   setConf(conf, key, value, "kafka");
