@@ -30,6 +30,11 @@ namespace sluice {
 // not gone back since: an operator who resets the group's offsets to replay events gets them
 // delivered to every sink again. If reading fails, the events go to every sink (duplicates,
 // never a loss).
+//
+// Off by default (delivery.sink_progress): on librdkafka 2.0.2 an Admin API request sent
+// around a broker restart can wait for its group coordinator for good (seen in the chaos test:
+// two members then could not exit, the handle waiting for the request); with a short timeout
+// the same request crashes the process instead (kafka_consumer.cc, kGroupOffsetsTimeout).
 class SinkProgress {
  public:
   // `on_known`: a partition's progress is in (or given up on); its waiting events may go.

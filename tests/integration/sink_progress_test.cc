@@ -31,7 +31,7 @@ Duplicates killWhileASinkIsDown(bool sink_progress) {
   for (const char* s : {"a", "b", "c"}) pl.startSink(s);
   ConfigOptions o;
   o.kafka_properties["session.timeout.ms"] = "6000";
-  if (!sink_progress) o.delivery_extra = "  sink_progress: false\n";
+  o.delivery_extra = sink_progress ? "  sink_progress: true\n" : "  sink_progress: false\n";
   const std::string config = pl.writeConfig(o);
   pl.startSluice(config);
   EXPECT_TRUE(waitFor([&] { return assignedAtLeast(pl.sluiceLog(0), kPartitions); }, 60s));
@@ -72,7 +72,9 @@ TEST(SinkProgress, AGroupResetToReplayDeliversEverythingAgain) {
   Pipeline pl("replay", kPartitions);
   pl.startSink("a");
   pl.startSink("b");
-  const std::string config = pl.writeConfig();
+  ConfigOptions o;
+  o.delivery_extra = "  sink_progress: true\n";
+  const std::string config = pl.writeConfig(o);
   pl.startSluice(config);
   pl.produce(3'000);
   const auto end = pl.end();
