@@ -21,7 +21,9 @@ std::unique_ptr<Metrics> makeMetrics(const Config& c) {
 
 App::App(Config config)
     : config_(std::move(config)),
-      partitions_(config_.sinks.size()),
+      // Per-sink offset trackers only where sink progress uses them: otherwise every event
+      // would pay a push and a pop per sink for nothing.
+      partitions_(config_.sink_progress ? config_.sinks.size() : 0),
       metrics_(makeMetrics(config_)),
       dispatch_(loop_, config_, std::random_device{}()),
       transport_(loop_, config_.sinks, dispatch_.dispatcher()),
