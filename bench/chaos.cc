@@ -38,10 +38,12 @@ int main(int argc, char** argv) {
   cli.add_option("--commit-interval-ms", plan.commit_interval_ms,
                  "kafka.commit_interval_ms for sluice (0: sluice's default)")
       ->capture_default_str();
-  cli.add_flag("--sink-progress", plan.sink_progress, "delivery.sink_progress: true");
+  bool no_progress = false;
+  cli.add_flag("--no-sink-progress", no_progress, "delivery.sink_progress: false");
   cli.add_option("--broker-port", plan.broker_port, "port of the run's own broker (+1, +2 too)")
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
+  plan.sink_progress = !no_progress;
   plan.outage = std::chrono::seconds(outage_s);
   plan.broker_down = std::chrono::seconds(broker_down_s);
   plan.scale_back = !no_scale_back;

@@ -74,7 +74,8 @@ App::App(Config config)
   });
   loop_.runAfter(kHousekeepingInterval, [this] { housekeeping(); });
   if (sink_progress_.enabled()) {
-    loop_.watch(consumer_.groupOffsets().fd(), EPOLLIN, [this](std::uint32_t) {
+    sink_progress_.open();
+    loop_.watch(sink_progress_.fd(), EPOLLIN, [this](std::uint32_t) {
       sink_progress_.serve();
       pipeline_.route();
     });
@@ -93,7 +94,8 @@ App::App(Config config)
   }
 }
 
-App::~App() = default;
+// The progress stores' threads read through the consumer's handle, which goes first.
+App::~App() { sink_progress_.close(); }
 
 int App::run() {
   spdlog::info("sluice {} starting: group {}, topics {}, {} sinks, dead letters {}",

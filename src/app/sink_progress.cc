@@ -67,7 +67,8 @@ std::optional<std::int64_t> trustedProgress(std::int64_t offset, std::string_vie
 SinkProgress::SinkProgress(const Config& config, PartitionRegistry& partitions,
                            KafkaConsumer& consumer, Scheduler& scheduler,
                            std::function<void(const PartitionState&)> on_known)
-    : enabled_(config.sink_progress),
+    : config_(config),
+      enabled_(config.sink_progress),
       group_(config.kafka.group),
       partitions_(partitions),
       consumer_(consumer),
@@ -81,10 +82,24 @@ SinkProgress::SinkProgress(const Config& config, PartitionRegistry& partitions,
   }
 }
 
+void SinkProgress::open() {
+  if (!enabled_) return;
+  answers_ = std::make_unique<GroupOffsetAnswers>();
+  group_store_ = std::make_unique<GroupOffsetStore>(consumer_.handle(), *answers_);
+  for (const auto& group : sink_groups_) {
+    sink_stores_.push_back(std::make_unique<GroupOffsetStore>(config_.kafka, group, *answers_));
+  }
+}
+
+void SinkProgress::close() {
+  sink_stores_.clear();
+  group_store_.reset();
+}
+
 void SinkProgress::load(const std::vector<PartitionStatePtr>& added) {
-  // With every broker down nothing would answer before the deadline anyway (and see
-  // kGroupOffsetsTimeout in kafka_consumer.cc): the events go to every sink.
-  if (!enabled_ || added.empty() || consumer_.brokersUp() == 0) return;
+  // With every broker down nothing would answer before the deadline anyway: the events go to
+  // every sink.
+  if (!group_store_ || added.empty() || consumer_.brokersUp() == 0) return;
   const std::uint64_t id = next_load_++;
   RdPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(added.size())));
   for (const auto& p : added) {
@@ -97,39 +112,47 @@ void SinkProgress::load(const std::vector<PartitionStatePtr>& added) {
   load.sinks.resize(sink_groups_.size());
   load.answers_left = 1 + sink_groups_.size();
   load.deadline = scheduler_.runAfter(kLoadDeadline, [this, id] { giveUp(id); });
-  auto& admin = consumer_.groupOffsets();
-  pending_[admin.list(group_, *list)] = {id, -1, {}};
-  for (std::size_t s = 0; s < sink_groups_.size(); ++s) {
-    pending_[admin.list(sink_groups_[s], *list)] = {id, static_cast<int>(s), {}};
+  const auto deadline = std::chrono::steady_clock::now() + kLoadDeadline;
+  pending_[group_store_->list(*list, deadline)] = {id, -1, {}};
+  for (std::size_t s = 0; s < sink_stores_.size(); ++s) {
+    pending_[sink_stores_[s]->list(*list, deadline)] = {id, static_cast<int>(s), {}};
   }
 }
 
 void SinkProgress::write() {
-  if (!enabled_ || consumer_.brokersUp() == 0) return;
-  for (std::size_t s = 0; s < sink_groups_.size(); ++s) {
+  if (!group_store_ || consumer_.brokersUp() == 0) return;
+  for (std::size_t s = 0; s < sink_stores_.size(); ++s) {
     if (writing_[s]) continue;
     Pending pending{0, static_cast<int>(s), {}};
     RdPartitionListPtr list(rd_kafka_topic_partition_list_new(0));
     partitions_.forEach([&](const PartitionStatePtr& p) {
       if (!p->progress_known || !p->committed || s >= p->sink_offsets.size()) return;
       const auto at = p->sink_offsets[s].committable();
-      if (!at || *at == p->sink_written[s]) return;
+      if (!at) return;
+      // Also when only the group's commit moved: the record's `committed` is what tells a
+      // later reset of the group's offsets apart from a sink that was simply ahead.
+      const PartitionState::Written now{*at, *p->committed};
+      if (now.offset == p->sink_written[s].offset &&
+          now.committed == p->sink_written[s].committed) {
+        return;
+      }
       auto* e = rd_kafka_topic_partition_list_add(list.get(), p->topic.c_str(), p->partition);
       e->offset = *at;
       const std::string meta = progressMetadata(*p->committed, sink_urls_[s]);
       e->metadata = std::malloc(meta.size());  // freed with the list
       std::memcpy(e->metadata, meta.data(), meta.size());
       e->metadata_size = meta.size();
-      pending.written.emplace_back(p, *at);
+      pending.written.emplace_back(p, now);
     });
     if (list->cnt == 0) continue;
     writing_[s] = true;
-    pending_[consumer_.groupOffsets().alter(sink_groups_[s], *list)] = std::move(pending);
+    pending_[sink_stores_[s]->commit(*list)] = std::move(pending);
   }
 }
 
 void SinkProgress::serve() {
-  for (auto& result : consumer_.groupOffsets().take()) {
+  if (!answers_) return;
+  for (auto& result : answers_->take()) {
     auto it = pending_.find(result.request);
     if (it == pending_.end()) continue;
     Pending pending = std::move(it->second);
@@ -192,7 +215,7 @@ void SinkProgress::giveUp(std::uint64_t id) {
   finish(load, id);
 }
 
-void SinkProgress::onWritten(const Pending& pending, const GroupOffsetsAdmin::Result& result) {
+void SinkProgress::onWritten(const Pending& pending, const GroupOffsetAnswers::Answer& result) {
   const auto s = static_cast<std::size_t>(pending.sink);
   writing_[s] = false;
   std::string error = result.error;
@@ -211,10 +234,10 @@ void SinkProgress::onWritten(const Pending& pending, const GroupOffsetsAdmin::Re
     }
   }
   if (!result.error.empty()) return;
-  for (const auto& [p, offset] : pending.written) {
+  for (const auto& [p, written] : pending.written) {
     const rd_kafka_topic_partition_t* e = find(result.partitions.get(), *p);
     if (e != nullptr && e->err == RD_KAFKA_RESP_ERR_NO_ERROR && s < p->sink_written.size()) {
-      p->sink_written[s] = offset;
+      p->sink_written[s] = written;
     }
   }
 }

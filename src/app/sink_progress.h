@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 
 #include "config/config.h"
 #include "delivery/partition_registry.h"
+#include "kafka/group_offset_store.h"
 #include "kafka/kafka_consumer.h"
 #include "loop/event_loop.h"
 
@@ -31,10 +33,8 @@ namespace sluice {
 // delivered to every sink again. If reading fails, the events go to every sink (duplicates,
 // never a loss).
 //
-// Off by default (delivery.sink_progress): on librdkafka 2.0.2 an Admin API request sent
-// around a broker restart can wait for its group coordinator for good (seen in the chaos test:
-// two members then could not exit, the handle waiting for the request); with a short timeout
-// the same request crashes the process instead (kafka_consumer.cc, kGroupOffsetsTimeout).
+// Reads and writes go through a GroupOffsetStore per group (a thread and, for a sink's group,
+// a librdkafka handle of its own), not the Admin API: group_offset_store.h says why.
 class SinkProgress {
  public:
   // `on_known`: a partition's progress is in (or given up on); its waiting events may go.
@@ -42,11 +42,17 @@ class SinkProgress {
                Scheduler& scheduler, std::function<void(const PartitionState&)> on_known);
 
   bool enabled() const { return enabled_; }
+  // Starts the stores once the consumer exists (throws at start-up); close() stops them
+  // before it goes.
+  void open();
+  void close();
+  // Readable when answers are in: then call serve().
+  int fd() const { return answers_->fd(); }
   // Newly assigned partitions: reads each sink's progress for them.
   void load(const std::vector<PartitionStatePtr>& added);
   // Writes each sink's progress that moved since it was last written.
   void write();
-  // Takes Kafka's answers (the admin fd is readable).
+  // Takes Kafka's answers (fd() is readable).
   void serve();
   // The group's commits as librdkafka reports them: what a progress record is checked against.
   void committed(const rd_kafka_topic_partition_list_t& offsets);
@@ -62,12 +68,13 @@ class SinkProgress {
   struct Pending {  // what an answer is for
     std::uint64_t load = 0;   // a load's answer, or 0 for a write
     int sink = -1;            // -1: the group's own offsets
-    std::vector<std::pair<PartitionStatePtr, std::int64_t>> written;  // a write's offsets
+    std::vector<std::pair<PartitionStatePtr, PartitionState::Written>> written;  // a write's
   };
   void finish(Load& load, std::uint64_t id);
   void giveUp(std::uint64_t id);
-  void onWritten(const Pending& pending, const GroupOffsetsAdmin::Result& result);
+  void onWritten(const Pending& pending, const GroupOffsetAnswers::Answer& result);
 
+  const Config& config_;
   bool enabled_;
   std::string group_;
   std::vector<std::string> sink_groups_;
@@ -77,7 +84,10 @@ class SinkProgress {
   Scheduler& scheduler_;
   std::function<void(const PartitionState&)> on_known_;
   std::map<std::uint64_t, Load> loads_;
-  std::map<std::uint64_t, Pending> pending_;  // by admin request
+  std::unique_ptr<GroupOffsetAnswers> answers_;
+  std::unique_ptr<GroupOffsetStore> group_store_;               // the group's own offsets
+  std::vector<std::unique_ptr<GroupOffsetStore>> sink_stores_;  // each sink's progress
+  std::map<std::uint64_t, Pending> pending_;  // by request
   std::vector<bool> writing_;                 // per sink: a write is on its way
   std::vector<std::chrono::steady_clock::time_point> next_warning_;  // per sink
   std::uint64_t next_load_ = 1;

@@ -123,9 +123,8 @@ struct Config {
   RetryPolicy retry;  // the default of every sink's retry
   IdempotencyConfig idempotency;
   // Keep each sink's own progress in Kafka (groups "<group>.sink.<name>"), so that a member
-  // taking a partition over does not send a sink again what it had accepted. Off by default:
-  // librdkafka 2.0.2's Admin API can get stuck after a broker restart (app/sink_progress.h).
-  bool sink_progress = false;
+  // taking a partition over does not send a sink again what it had accepted.
+  bool sink_progress = true;
   DeadLetterConfig dead_letter;
   ValidationConfig validation;
   MetricsConfig metrics;

@@ -16,7 +16,7 @@ namespace sluice {
 // completion arriving after the partition was dropped finds `active == false` and is ignored.
 struct PartitionState {
   PartitionState(std::string t, std::int32_t p, std::size_t sinks = 0)
-      : topic(std::move(t)), partition(p), sink_offsets(sinks), sink_written(sinks, -1),
+      : topic(std::move(t)), partition(p), sink_offsets(sinks), sink_written(sinks),
         resume_below(sinks, -1) {}
   const std::string topic;
   const std::int32_t partition;
@@ -24,7 +24,13 @@ struct PartitionState {
   // Per sink, the offsets it has yet to accept (taken in, and neither accepted by that sink
   // nor finished): each sink's own progress, ahead of `offsets` when another sink lags.
   std::vector<OffsetTracker> sink_offsets;
-  std::vector<std::int64_t> sink_written;  // progress last written per sink; -1: none yet
+  // Progress last written per sink, and the group's committed offset it was written with
+  // (-1: none yet): a record is written again when either moved.
+  struct Written {
+    std::int64_t offset = -1;
+    std::int64_t committed = -1;
+  };
+  std::vector<Written> sink_written;
   // Loaded at assignment: sink s had accepted every event below resume_below[s] (-1: none
   // known), so those are not sent to it again.
   std::vector<std::int64_t> resume_below;

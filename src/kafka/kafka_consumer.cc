@@ -12,14 +12,6 @@
 namespace sluice {
 namespace {
 
-// Other groups' offsets (the sinks' progress) go through librdkafka's Admin API. In 2.0.2 an
-// admin request that times out while still waiting for its group coordinator crashes the
-// process (rdkafka_admin.c: the request's and the coordinator lookup's timeouts both fire
-// and release its enq-once twice, "eonce->refcnt > 0"; seen here with the broker stopped).
-// So requests get the longest timeout librdkafka takes and are only sent while a broker is
-// up; a reader that cannot wait (SinkProgress's loads) keeps its own, shorter deadline.
-constexpr std::chrono::milliseconds kGroupOffsetsTimeout{3'600'000};
-
 void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   setConf(conf, key, value, "kafka");
 }
@@ -66,7 +58,6 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
     throw std::runtime_error(std::string("rd_kafka_poll_set_consumer: ") + rd_kafka_err2str(e));
   }
   queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
-  group_offsets_ = std::make_unique<GroupOffsetsAdmin>(rk_.get(), kGroupOffsetsTimeout);
   static constexpr std::uint64_t kOne = 1;  // eventfd needs an 8-byte write
   rd_kafka_queue_io_event_enable(queue_.get(), wake_fd_.get(), &kOne, sizeof kOne);
 
@@ -83,7 +74,6 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
 KafkaConsumer::~KafkaConsumer() {
   rd_kafka_queue_io_event_enable(queue_.get(), -1, nullptr, 0);
   queue_.reset();
-  group_offsets_.reset();  // its queue belongs to the handle, which goes below
   if (skip_close_) {
     rd_kafka_destroy_flags(rk_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   } else if (!closed_) {

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "config/config.h"
-#include "kafka/group_offsets_admin.h"
 #include "kafka/rd_handles.h"
 #include "util/unique_fd.h"
 
@@ -72,8 +71,8 @@ class KafkaConsumer {
   // Gives up on a clean close (broker unreachable): destruction will not wait for the group.
   void abandonClose() { skip_close_ = true; }
 
-  // The Admin API on this handle, for groups other than ours (the sinks' progress).
-  GroupOffsetsAdmin& groupOffsets() { return *group_offsets_; }
+  // The handle, for reading the group's committed offsets off the loop (GroupOffsetStore).
+  rd_kafka_t* handle() { return rk_.get(); }
   // Told each commit's outcome (per-partition errors in the list), on the loop thread.
   void observeCommits(std::function<void(const rd_kafka_topic_partition_list_t&)> observer) {
     on_committed_ = std::move(observer);
@@ -99,7 +98,6 @@ class KafkaConsumer {
   UniqueFd wake_fd_;
   RdKafkaPtr rk_;
   RdQueuePtr queue_;
-  std::unique_ptr<GroupOffsetsAdmin> group_offsets_;
   std::function<void(const rd_kafka_topic_partition_list_t&)> on_committed_;
   bool closing_ = false;
   bool closed_ = false;

@@ -73,6 +73,7 @@ TEST(SinkProgress, AGroupResetToReplayDeliversEverythingAgain) {
   pl.startSink("a");
   pl.startSink("b");
   ConfigOptions o;
+  o.extra = "log_level: debug\n";
   o.delivery_extra = "  sink_progress: true\n";
   const std::string config = pl.writeConfig(o);
   pl.startSluice(config);

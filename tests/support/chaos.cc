@@ -286,7 +286,7 @@ ChaosReport ChaosRun::run() {
   // The broker's minimum: each killed member's partitions wait out its session.
   options.kafka_properties["session.timeout.ms"] = "6000";
   options.commit_interval_ms = plan_.commit_interval_ms;
-  if (plan_.sink_progress) options.delivery_extra = "  sink_progress: true\n";
+  if (!plan_.sink_progress) options.delivery_extra = "  sink_progress: false\n";
   options.extra = "dead_letter: {topic: " + dlq + "}\n";
   config_ = pl_->writeConfig(options);
   running_.push_back(pl_->startSluice(config_));

@@ -27,7 +27,7 @@ struct ChaosPlan {
   std::uint64_t seed = 1;
   int broker_port = 9196;       // a broker of its own (it is restarted), ports +1 and +2 too
   int commit_interval_ms = 0;   // 0: sluice's default
-  bool sink_progress = false;   // delivery.sink_progress
+  bool sink_progress = true;    // delivery.sink_progress
   std::chrono::seconds settle{300};  // how long delivery may take after production ends
 };
 
