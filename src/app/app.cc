@@ -73,6 +73,10 @@ App::App(Config config)
     pipeline_.route();
   });
   loop_.runAfter(kHousekeepingInterval, [this] { housekeeping(); });
+  consumer_.observeBrokers([this](bool reachable) {
+    dispatch_.holdNew(!reachable);
+    pipeline_.route();
+  });
   if (sink_progress_.enabled()) {
     sink_progress_.open();
     loop_.watch(sink_progress_.fd(), EPOLLIN, [this](std::uint32_t) {
@@ -81,7 +85,7 @@ App::App(Config config)
     });
     consumer_.observeCommits(
         [this](const rd_kafka_topic_partition_list_t& l) { sink_progress_.committed(l); });
-    loop_.runAfter(config_.kafka.commit_interval, [this] { writeSinkProgress(); });
+    loop_.runAfter(SinkProgress::kWriteTick, [this] { writeSinkProgress(); });
   }
   if (metrics_) {
     pipeline_.observeCompleted(
@@ -131,11 +135,9 @@ void App::housekeeping() {
   loop_.runAfter(kHousekeepingInterval, [this] { housekeeping(); });
 }
 
-// On the commit interval, like the group's own commits: a sink's progress written later than
-// the commit only costs that sink more redeliveries after a crash.
 void App::writeSinkProgress() {
-  sink_progress_.write();
-  loop_.runAfter(config_.kafka.commit_interval, [this] { writeSinkProgress(); });
+  sink_progress_.write(false);
+  loop_.runAfter(SinkProgress::kWriteTick, [this] { writeSinkProgress(); });
 }
 
 }  // namespace sluice

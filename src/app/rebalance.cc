@@ -72,7 +72,7 @@ void Rebalance::release(const rd_kafka_topic_partition_list_t& partitions, bool 
   if (!lost) offsets_.store();
   // Each sink's progress too, so that the next owner sends no sink what it has (a true fact
   // even if another member owns them already; an answer after the handover is harmless).
-  progress_.write();
+  progress_.write(true);
   std::size_t dropped = 0;
   for (int i = 0; i < partitions.cnt; ++i) {
     auto state = partitions_.remove(partitions.elems[i].topic, partitions.elems[i].partition);

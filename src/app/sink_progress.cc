@@ -12,6 +12,9 @@ namespace {
 constexpr std::string_view kTag = "sluice-progress/1";
 // How long a partition's events wait for its sinks' progress before going to every sink.
 constexpr Millis kLoadDeadline{5000};
+// How far a sink may move (events over all partitions) before its progress is written ahead
+// of its interval: a crash then costs it at most about this many redeliveries per member.
+constexpr std::int64_t kEagerEvents = 1000;
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 14695981039346656037ull;
@@ -75,6 +78,7 @@ SinkProgress::SinkProgress(const Config& config, PartitionRegistry& partitions,
       scheduler_(scheduler),
       on_known_(std::move(on_known)),
       writing_(config.sinks.size(), false),
+      next_due_(config.sinks.size()),
       next_warning_(config.sinks.size()) {
   for (const auto& s : config.sinks) {
     sink_groups_.push_back(config.kafka.group + ".sink." + s.name);
@@ -119,11 +123,13 @@ void SinkProgress::load(const std::vector<PartitionStatePtr>& added) {
   }
 }
 
-void SinkProgress::write() {
+void SinkProgress::write(bool all) {
   if (!group_store_ || consumer_.brokersUp() == 0) return;
+  const TimePoint now = scheduler_.now();
   for (std::size_t s = 0; s < sink_stores_.size(); ++s) {
     if (writing_[s]) continue;
     Pending pending{0, static_cast<int>(s), {}};
+    std::int64_t moved = 0;
     RdPartitionListPtr list(rd_kafka_topic_partition_list_new(0));
     partitions_.forEach([&](const PartitionStatePtr& p) {
       if (!p->progress_known || !p->committed || s >= p->sink_offsets.size()) return;
@@ -131,20 +137,23 @@ void SinkProgress::write() {
       if (!at) return;
       // Also when only the group's commit moved: the record's `committed` is what tells a
       // later reset of the group's offsets apart from a sink that was simply ahead.
-      const PartitionState::Written now{*at, *p->committed};
-      if (now.offset == p->sink_written[s].offset &&
-          now.committed == p->sink_written[s].committed) {
+      const PartitionState::Written next{*at, *p->committed};
+      if (next.offset == p->sink_written[s].offset &&
+          next.committed == p->sink_written[s].committed) {
         return;
       }
+      moved += next.offset - std::max<std::int64_t>(p->sink_written[s].offset, 0);
       auto* e = rd_kafka_topic_partition_list_add(list.get(), p->topic.c_str(), p->partition);
       e->offset = *at;
       const std::string meta = progressMetadata(*p->committed, sink_urls_[s]);
       e->metadata = std::malloc(meta.size());  // freed with the list
       std::memcpy(e->metadata, meta.data(), meta.size());
       e->metadata_size = meta.size();
-      pending.written.emplace_back(p, now);
+      pending.written.emplace_back(p, next);
     });
     if (list->cnt == 0) continue;
+    if (!all && now < next_due_[s] && moved < kEagerEvents) continue;
+    next_due_[s] = now + config_.kafka.commit_interval;
     writing_[s] = true;
     pending_[sink_stores_[s]->commit(*list)] = std::move(pending);
   }

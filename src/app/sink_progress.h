@@ -50,8 +50,12 @@ class SinkProgress {
   int fd() const { return answers_->fd(); }
   // Newly assigned partitions: reads each sink's progress for them.
   void load(const std::vector<PartitionStatePtr>& added);
-  // Writes each sink's progress that moved since it was last written.
-  void write();
+  // Writes each sink's progress that moved since it was last written: all of it when `all`
+  // (a revoke), else a sink's once its interval (the commit interval) is up or once it moved
+  // a lot (kEagerEvents): at catch-up speed one interval is thousands of events, each sent
+  // again to that sink after a crash. Called often (kWriteTick).
+  void write(bool all);
+  static constexpr Millis kWriteTick{50};
   // Takes Kafka's answers (fd() is readable).
   void serve();
   // The group's commits as librdkafka reports them: what a progress record is checked against.
@@ -89,6 +93,7 @@ class SinkProgress {
   std::vector<std::unique_ptr<GroupOffsetStore>> sink_stores_;  // each sink's progress
   std::map<std::uint64_t, Pending> pending_;  // by request
   std::vector<bool> writing_;                 // per sink: a write is on its way
+  std::vector<TimePoint> next_due_;           // per sink: when its interval is up
   std::vector<std::chrono::steady_clock::time_point> next_warning_;  // per sink
   std::uint64_t next_load_ = 1;
 };

@@ -113,7 +113,13 @@ void KafkaConsumer::handleRebalance(rd_kafka_resp_err_t err,
 
 void KafkaConsumer::onError(rd_kafka_t*, int err, const char* reason, void* opaque) {
   spdlog::warn("kafka: {} ({})", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
-  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) static_cast<KafkaConsumer*>(opaque)->brokers_up_ = 0;
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) static_cast<KafkaConsumer*>(opaque)->setBrokersUp(0);
+}
+
+void KafkaConsumer::setBrokersUp(int up) {
+  const bool was_down = brokers_up_ == 0;
+  brokers_up_ = up;
+  if (was_down != (up == 0) && on_brokers_) on_brokers_(up != 0);
 }
 
 int KafkaConsumer::onStats(rd_kafka_t*, char* json, size_t len, void* opaque) {
@@ -137,7 +143,7 @@ int KafkaConsumer::onStats(rd_kafka_t*, char* json, size_t len, void* opaque) {
         ++up;
       }
     }
-    me->brokers_up_ = up;
+    me->setBrokersUp(up);
   }
   if (!doc.HasMember("topics")) return 0;
   std::vector<PartitionStats> partitions;
@@ -188,6 +194,7 @@ void KafkaConsumer::onCommit(rd_kafka_t*, rd_kafka_resp_err_t err,
     if (err) spdlog::warn("offset commit failed: {}", rd_kafka_err2str(err));
   } else {
     ++me->counters_.commits_ok;
+    if (me->brokers_up_ == 0) me->setBrokersUp(1);
   }
 }
 

@@ -82,8 +82,13 @@ class KafkaConsumer {
   // From the latest librdkafka statistics (every statistics.interval.ms, 5 s by default).
   const std::vector<PartitionStats>& partitionStats() const { return partition_stats_; }
   // Broker connections up: from the statistics, and 0 as soon as librdkafka reports every
-  // broker down; -1 until the first statistics.
+  // broker down; -1 until the first statistics. A commit that succeeds while it is 0 sets it
+  // to 1 (the coordinator answered) without waiting for the next statistics.
   int brokersUp() const { return brokers_up_; }
+  // Told, on the loop thread, when brokersUp() turns 0 (false) and when it leaves 0 (true).
+  void observeBrokers(std::function<void(bool reachable)> observer) {
+    on_brokers_ = std::move(observer);
+  }
 
  private:
   static void onRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -93,12 +98,14 @@ class KafkaConsumer {
   void handleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   static int onStats(rd_kafka_t* rk, char* json, size_t len, void* opaque);
   static void onError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  void setBrokersUp(int up);
 
   RebalanceListener& listener_;
   UniqueFd wake_fd_;
   RdKafkaPtr rk_;
   RdQueuePtr queue_;
   std::function<void(const rd_kafka_topic_partition_list_t&)> on_committed_;
+  std::function<void(bool)> on_brokers_;
   bool closing_ = false;
   bool closed_ = false;
   bool skip_close_ = false;

@@ -1,5 +1,7 @@
 #include "pipeline/dispatch_stage.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 namespace sluice {
@@ -42,7 +44,7 @@ void DispatchStage::finished(EventPtr event) {
 }
 
 void DispatchStage::take(EventPtr event) {
-  if (!event->partition->progress_known) {
+  if (held_ || !event->partition->progress_known) {
     ++waiting_count_;
     waiting_[event->partition.get()].push_back(std::move(event));
     return;
@@ -51,12 +53,34 @@ void DispatchStage::take(EventPtr event) {
 }
 
 void DispatchStage::progressKnown(const PartitionState& partition) {
+  if (held_) return;
   auto it = waiting_.find(&partition);
   if (it == waiting_.end()) return;
   std::vector<EventPtr> events = std::move(it->second);
   waiting_.erase(it);
   waiting_count_ -= events.size();
   for (auto& e : events) dispatcher_.dispatch(std::move(e));
+}
+
+void DispatchStage::holdNew(bool hold) {
+  if (hold == held_) return;
+  held_ = hold;
+  if (hold) {
+    spdlog::warn("kafka unreachable: new events wait until a broker answers (nothing delivered "
+                 "now could be committed); what the sinks have finishes");
+    return;
+  }
+  spdlog::info("kafka reachable again: {} waiting event(s) go on", waiting_count_);
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (!it->first->progress_known) {
+      ++it;
+      continue;
+    }
+    std::vector<EventPtr> events = std::move(it->second);
+    it = waiting_.erase(it);
+    waiting_count_ -= events.size();
+    for (auto& e : events) dispatcher_.dispatch(std::move(e));
+  }
 }
 
 std::vector<EventPtr> DispatchStage::abandon(const PartitionState* partition) {

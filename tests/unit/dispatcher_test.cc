@@ -623,3 +623,56 @@ TEST_F(SinkProgressDispatchTest, AnEventEverySinkHadIsDoneAtOnce) {
 
 }  // namespace
 }  // namespace sluice
+
+#include "pipeline/dispatch_stage.h"
+
+namespace sluice {
+namespace {
+
+// While Kafka is unreachable nothing delivered could be committed: new events wait in the
+// stage; what the sinks already have goes on; once Kafka answers, the waiting ones go out in
+// order, except a partition still loading its sinks' progress.
+TEST(DispatchStageHold, NewEventsWaitWhileKafkaIsUnreachable) {
+  FakeScheduler scheduler;
+  FakeTransport transport;
+  Config config;
+  config.sinks.resize(1);
+  config.sinks[0].name = "a";
+  DispatchStage stage(scheduler, config, 1);
+  stage.attach(transport);
+  auto p0 = std::make_shared<PartitionState>("t", 0);
+  auto p1 = std::make_shared<PartitionState>("t", 1);
+  std::deque<std::string> bodies;
+  auto event = [&](const PartitionStatePtr& p, std::int64_t offset) {
+    auto e = std::make_unique<Event>();
+    e->partition = p;
+    e->offset = offset;
+    e->idempotency_key = "k" + std::to_string(offset);
+    e->body = bodies.emplace_back("{}");
+    p->offsets.dispatched(offset);
+    return e;
+  };
+  stage.take(event(p0, 1));
+  EXPECT_EQ(transport.open.size(), 1u);
+  stage.holdNew(true);
+  stage.take(event(p0, 2));
+  stage.take(event(p0, 3));
+  stage.take(event(p1, 7));
+  EXPECT_EQ(transport.open.size(), 1u);  // only what was out before
+  EXPECT_EQ(stage.waiting(), 3u);
+  p1->progress_known = false;  // p1 was reassigned meanwhile and loads its progress
+  stage.progressKnown(*p0);    // a progress answer does not release a hold
+  EXPECT_EQ(transport.open.size(), 1u);
+  stage.holdNew(false);
+  ASSERT_EQ(transport.open.size(), 3u);
+  EXPECT_EQ(transport.open[1].offset, 2);
+  EXPECT_EQ(transport.open[2].offset, 3);
+  EXPECT_EQ(stage.waiting(), 1u);  // p1's event waits for its progress
+  p1->progress_known = true;
+  stage.progressKnown(*p1);
+  EXPECT_EQ(transport.open.size(), 4u);
+  EXPECT_EQ(stage.waiting(), 0u);
+}
+
+}  // namespace
+}  // namespace sluice
