@@ -81,11 +81,17 @@ void Dispatcher::dispatch(EventPtr event) {
   for (std::uint32_t s = 0; s < n; ++s) pump(s);
 }
 
+void Dispatcher::hold(bool held) {
+  held_ = held;
+  if (held) return;
+  for (std::uint32_t s = 0; s < sinks_.size(); ++s) pump(s);
+}
+
 void Dispatcher::pump(std::uint32_t sink) {
   SinkRuntime& rt = sinks_[sink];
   // A transport may answer synchronously (e.g. it could not start the request); the guard
   // keeps that from recursing once per queued delivery.
-  if (rt.pumping) return;
+  if (rt.pumping || held_) return;
   rt.pumping = true;
   while (!rt.ready.empty()) {
     const std::uint32_t window = rt.circuit_open ? 1 : rt.settings.max_in_flight;

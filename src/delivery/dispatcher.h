@@ -61,6 +61,10 @@ class Dispatcher final : public HttpResponseHandler {
   // Sends the event to every sink, except those that already had it (the event's offset is
   // below the sink's progress loaded for its partition, PartitionState::resume_below).
   void dispatch(EventPtr event);
+  // While held, no request starts (new events, retries and probes queue); those under way
+  // finish. Released, every queue is pumped.
+  void hold(bool held);
+  bool held() const { return held_; }
 
   // Drops every event of `partition` without completing it: its in-flight requests are
   // cancelled and its retries forgotten. Used when a partition is lost, or when its revoke
@@ -171,6 +175,7 @@ class Dispatcher final : public HttpResponseHandler {
   HttpTransport* transport_ = nullptr;
   std::vector<SinkRuntime> sinks_;
   bool can_give_up_;
+  bool held_ = false;
   DoneCallback on_done_;
   AttemptObserver observer_;
   std::unordered_map<std::uint64_t, EventEntry> events_;

@@ -44,7 +44,7 @@ void DispatchStage::finished(EventPtr event) {
 }
 
 void DispatchStage::take(EventPtr event) {
-  if (held_ || !event->partition->progress_known) {
+  if (!event->partition->progress_known) {
     ++waiting_count_;
     waiting_[event->partition.get()].push_back(std::move(event));
     return;
@@ -53,7 +53,6 @@ void DispatchStage::take(EventPtr event) {
 }
 
 void DispatchStage::progressKnown(const PartitionState& partition) {
-  if (held_) return;
   auto it = waiting_.find(&partition);
   if (it == waiting_.end()) return;
   std::vector<EventPtr> events = std::move(it->second);
@@ -63,24 +62,14 @@ void DispatchStage::progressKnown(const PartitionState& partition) {
 }
 
 void DispatchStage::holdNew(bool hold) {
-  if (hold == held_) return;
-  held_ = hold;
+  if (hold == dispatcher_.held()) return;
   if (hold) {
-    spdlog::warn("kafka unreachable: new events wait until a broker answers (nothing delivered "
-                 "now could be committed); what the sinks have finishes");
-    return;
+    spdlog::warn("kafka unreachable: no new request goes to a sink until a broker answers "
+                 "(nothing delivered now could be committed); requests under way finish");
+  } else {
+    spdlog::info("kafka reachable again: deliveries go on");
   }
-  spdlog::info("kafka reachable again: {} waiting event(s) go on", waiting_count_);
-  for (auto it = waiting_.begin(); it != waiting_.end();) {
-    if (!it->first->progress_known) {
-      ++it;
-      continue;
-    }
-    std::vector<EventPtr> events = std::move(it->second);
-    it = waiting_.erase(it);
-    waiting_count_ -= events.size();
-    for (auto& e : events) dispatcher_.dispatch(std::move(e));
-  }
+  dispatcher_.hold(hold);
 }
 
 std::vector<EventPtr> DispatchStage::abandon(const PartitionState* partition) {

@@ -26,11 +26,11 @@ class DispatchStage final : public Stage {
   void take(EventPtr event) override;
   std::vector<EventPtr> abandon(const PartitionState* partition) override;
   void progressKnown(const PartitionState& partition);
-  // While Kafka is unreachable, new events wait here too: nothing delivered then can be
-  // committed, so a crash would send it all again, and the source has stopped anyway (only
-  // what was fetched before waits). What is already with the sinks finishes.
+  // While Kafka is unreachable no new request starts (Dispatcher::hold): nothing delivered
+  // then could be committed, so a crash would send it all again, and the source has stopped
+  // anyway (only what was fetched before waits).
   void holdNew(bool hold);
-  // Events waiting for their partition's progress or for Kafka.
+  // Events waiting for their partition's progress.
   std::size_t waiting() const { return waiting_count_; }
 
  private:
@@ -39,7 +39,6 @@ class DispatchStage final : public Stage {
   Dispatcher dispatcher_;
   std::unordered_map<const PartitionState*, std::vector<EventPtr>> waiting_;
   std::size_t waiting_count_ = 0;
-  bool held_ = false;
 };
 
 // Each sink's delivery settings (retry, statuses, ordering, batching), built from its config.

@@ -1,0 +1,305 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sluice_transform.h"  // proto/: the guests' view of the layout, built natively here
+#include "transform/event_layout.h"
+#include "transform/transform_instance.h"
+#include "transform/transform_module.h"
+
+namespace sluice {
+namespace {
+
+// Test modules in the WebAssembly text format: a bump allocator, the ABI version, and a
+// transform body given by each test.
+std::string module(const std::string& transform, const std::string& extra = "",
+                   int abi_version = 1) {
+  return R"((module
+  (import "sluice" "set_body" (func $set_body (param i32 i32)))
+  (import "sluice" "set_header" (func $set_header (param i32 i32 i32 i32)))
+  (import "sluice" "route" (func $route (param i32 i32)))
+  (import "sluice" "fail" (func $fail (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "hello")
+  (data (i32.const 32) "X-Seen")
+  (data (i32.const 48) "yes")
+  (data (i32.const 64) "not today")
+  (data (i32.const 80) "b")
+  (global $next (mut i32) (i32.const 1024))
+  (global $config_len (mut i32) (i32.const -1))
+  (func (export "sluice_abi_version") (result i32) (i32.const )" +
+         std::to_string(abi_version) + R"())
+  (func $alloc (export "sluice_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get $n)))
+    (local.get $p))
+  (func (export "sluice_transform") (param $ev i32) (param $len i32) (result i32)
+    )" + transform + ")\n" + extra + "\n)";
+}
+
+std::vector<std::uint8_t> wat2wasm(const std::string& wat) {
+  wasm_byte_vec_t out;
+  WasmErrorPtr error(wasmtime_wat2wasm(wat.data(), wat.size(), &out));
+  EXPECT_FALSE(error) << (error ? wasmErrorText(error.get()) : "");
+  std::vector<std::uint8_t> bytes(out.data, out.data + (error ? 0 : out.size));
+  if (!error) wasm_byte_vec_delete(&out);
+  return bytes;
+}
+
+class TransformTest : public ::testing::Test {
+ protected:
+  std::variant<TransformModulePtr, std::string> compile(const std::string& wat) {
+    const auto wasm = wat2wasm(wat);
+    return TransformModule::compile(
+        *engine, std::string_view(reinterpret_cast<const char*>(wasm.data()), wasm.size()));
+  }
+  std::unique_ptr<TransformInstance> instance(const std::string& wat, TransformLimits limits = {},
+                                              std::string_view config = "",
+                                              bool sink_transform = false) {
+    auto m = compile(wat);
+    if (auto* why = std::get_if<std::string>(&m)) {
+      ADD_FAILURE() << "module refused: " << *why;
+      return nullptr;
+    }
+    auto i = TransformInstance::create(*engine, std::get<TransformModulePtr>(m), limits, config,
+                                       sink_transform);
+    if (auto* why = std::get_if<std::string>(&i)) {
+      ADD_FAILURE() << "instance refused: " << *why;
+      return nullptr;
+    }
+    return std::move(std::get<std::unique_ptr<TransformInstance>>(i));
+  }
+  std::string refusal(const std::string& wat, std::string_view config = "") {
+    auto m = compile(wat);
+    if (auto* why = std::get_if<std::string>(&m)) return *why;
+    auto i = TransformInstance::create(*engine, std::get<TransformModulePtr>(m), {}, config, false);
+    if (auto* why = std::get_if<std::string>(&i)) return *why;
+    return "";
+  }
+  TransformInput input() {
+    TransformInput in;
+    in.offset = 42;
+    in.timestamp_ms = 1700000000123;
+    in.partition = 3;
+    in.topic = "orders";
+    in.key = "k1";
+    in.value = R"({"card":"4111"})";
+    in.headers = {{"trace", "abc"}, {"empty", std::nullopt}};
+    return in;
+  }
+
+  std::unique_ptr<WasmEngine> engine = std::make_unique<WasmEngine>(WasmEngine::Options{true, true});
+};
+
+TEST(TransformLayout, WhatTheHostWritesIsWhatTheGuestHeaderReads) {
+  TransformInput in;
+  in.offset = -7;
+  in.timestamp_ms = 1700000000123;
+  in.partition = 11;
+  in.topic = "orders";
+  in.key = std::nullopt;
+  in.value = "{\"a\":1}";
+  in.sink = "billing";
+  in.headers = {{"trace", "abc"}, {"gone", std::nullopt}, {"", ""}};
+  const auto size = layoutSize(in);
+  ASSERT_TRUE(size);
+  std::vector<std::uint8_t> buf(*size);
+  writeLayout(in, buf.data());
+  const sluice_event e = sluice_event_view(buf.data(), static_cast<std::uint32_t>(buf.size()));
+  EXPECT_EQ(e.offset, -7);
+  EXPECT_EQ(e.timestamp_ms, 1700000000123);
+  EXPECT_EQ(e.partition, 11);
+  auto str = [](sluice_bytes b) {
+    return std::string(reinterpret_cast<const char*>(b.data), b.len);
+  };
+  EXPECT_EQ(str(e.topic), "orders");
+  EXPECT_EQ(e.key.len, SLUICE_NULL_LEN);
+  EXPECT_EQ(e.key.data, nullptr);
+  EXPECT_EQ(str(e.value), "{\"a\":1}");
+  EXPECT_EQ(str(e.sink), "billing");
+  ASSERT_EQ(e.header_count, 3u);
+  const sluice_header h0 = sluice_event_header(&e, 0);
+  const sluice_header h1 = sluice_event_header(&e, 1);
+  EXPECT_EQ(str(h0.name), "trace");
+  EXPECT_EQ(str(h0.value), "abc");
+  EXPECT_EQ(str(h1.name), "gone");
+  EXPECT_EQ(h1.value.len, SLUICE_NULL_LEN);
+  EXPECT_EQ(sluice_event_header(&e, 2).name.len, 0u);
+  // Every byte is accounted for: nothing overlaps, nothing is left over.
+  EXPECT_EQ(*size, SLUICE_EVENT_FIXED + 3 * SLUICE_HEADER_ENTRY + 6 + 7 + 7 + 5 + 3 + 4);
+}
+
+TEST_F(TransformTest, PassingUnchangedSetsNothing) {
+  auto t = instance(module("(i32.const 0)"));
+  ASSERT_TRUE(t);
+  const auto out = t->run(input());
+  EXPECT_EQ(out.result, TransformOutput::Result::kPass);
+  EXPECT_FALSE(out.body);
+  EXPECT_TRUE(out.headers.empty());
+  EXPECT_FALSE(out.broken);
+}
+
+// The guest reads value_off and value_len (bytes 40 and 44 of the layout) and sends the
+// value back as the body: the event really is in its memory where the ABI says.
+TEST_F(TransformTest, TheModuleReadsTheEventFromItsMemoryAndSetsBodyAndHeaders) {
+  auto t = instance(module(R"(
+    (call $set_body
+      (i32.add (local.get $ev) (i32.load (i32.add (local.get $ev) (i32.const 40))))
+      (i32.load (i32.add (local.get $ev) (i32.const 44))))
+    (call $set_header (i32.const 32) (i32.const 6) (i32.const 16) (i32.const 5))
+    (call $set_header (i32.const 32) (i32.const 6) (i32.const 48) (i32.const 3))
+    (i32.const 0))"));
+  ASSERT_TRUE(t);
+  for (int round = 0; round < 3; ++round) {  // the buffer is reused
+    TransformInput in = input();
+    const std::string value = "{\"n\":" + std::to_string(round * 1000) + "}";
+    in.value = value;
+    const auto out = t->run(in);
+    EXPECT_EQ(out.result, TransformOutput::Result::kPass);
+    ASSERT_TRUE(out.body);
+    EXPECT_EQ(*out.body, value);
+    ASSERT_EQ(out.headers.size(), 1u);  // the second set_header replaced the first
+    EXPECT_EQ(out.headers[0], (std::pair<std::string, std::string>{"X-Seen", "yes"}));
+  }
+}
+
+TEST_F(TransformTest, DropAndFailWithAReason) {
+  auto dropper = instance(module("(i32.const 1)"));
+  ASSERT_TRUE(dropper);
+  EXPECT_EQ(dropper->run(input()).result, TransformOutput::Result::kDrop);
+  auto failer = instance(module("(call $fail (i32.const 64) (i32.const 9)) (i32.const 2)"));
+  ASSERT_TRUE(failer);
+  const auto out = failer->run(input());
+  EXPECT_EQ(out.result, TransformOutput::Result::kFail);
+  EXPECT_EQ(out.error, "not today");
+  EXPECT_FALSE(out.broken);  // a clean failure keeps the instance
+}
+
+TEST_F(TransformTest, ATrapFailsTheEventAndBreaksTheInstance) {
+  auto t = instance(module("(unreachable)"));
+  ASSERT_TRUE(t);
+  const auto out = t->run(input());
+  EXPECT_EQ(out.result, TransformOutput::Result::kFail);
+  EXPECT_TRUE(out.broken);
+  EXPECT_NE(out.error.find("unreachable"), std::string::npos) << out.error;
+}
+
+TEST_F(TransformTest, AnEndlessLoopRunsOutOfFuelOrTime) {
+  const std::string endless = module("(loop $l (br $l)) (i32.const 0)");
+  TransformLimits fuel;
+  fuel.fuel = 1'000'000;
+  auto a = instance(endless, fuel);
+  ASSERT_TRUE(a);
+  auto out = a->run(input());
+  EXPECT_TRUE(out.broken);
+  EXPECT_NE(out.error.find("used up its fuel"), std::string::npos) << out.error;
+
+  TransformLimits time;
+  time.time = std::chrono::milliseconds(20);
+  auto b = instance(endless, time);
+  ASSERT_TRUE(b);
+  const auto started = std::chrono::steady_clock::now();
+  out = b->run(input());
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(out.broken);
+  EXPECT_NE(out.error.find("ran out of time"), std::string::npos) << out.error;
+  EXPECT_LT(took, std::chrono::seconds(2));  // stopped, not left running
+}
+
+TEST_F(TransformTest, TheMemoryLimitRefusesGrowth) {
+  // Grows by 64 pages (4 MiB) per event: refused (-1) under a 2 MiB limit.
+  const std::string grower = module(R"(
+    (if (i32.eq (memory.grow (i32.const 64)) (i32.const -1))
+      (then (call $fail (i32.const 64) (i32.const 9)) (return (i32.const 2))))
+    (i32.const 0))");
+  TransformLimits small;
+  small.memory_bytes = 2 << 20;
+  auto t = instance(grower, small);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->run(input()).result, TransformOutput::Result::kFail);
+  auto unlimited = instance(grower);
+  ASSERT_TRUE(unlimited);
+  EXPECT_EQ(unlimited->run(input()).result, TransformOutput::Result::kPass);
+}
+
+TEST_F(TransformTest, MalformedResultsBreakTheInstance) {
+  auto t = instance(module("(i32.const 7)"));
+  ASSERT_TRUE(t);
+  auto out = t->run(input());
+  EXPECT_TRUE(out.broken);
+  EXPECT_NE(out.error.find("returned 7"), std::string::npos) << out.error;
+  auto oob = instance(module("(call $set_body (i32.const 65000) (i32.const 1000)) (i32.const 0)"));
+  ASSERT_TRUE(oob);
+  out = oob->run(input());
+  EXPECT_TRUE(out.broken);
+  EXPECT_NE(out.error.find("outside the module's memory"), std::string::npos) << out.error;
+}
+
+TEST_F(TransformTest, RouteIsForThePipelineTransformOnly) {
+  const std::string router = module("(call $route (i32.const 80) (i32.const 1)) (i32.const 0)");
+  auto pipeline = instance(router);
+  ASSERT_TRUE(pipeline);
+  EXPECT_EQ(pipeline->run(input()).routes, std::vector<std::string>{"b"});
+  auto sink = instance(router, {}, "", true);
+  ASSERT_TRUE(sink);
+  const auto out = sink->run(input());
+  EXPECT_TRUE(out.broken);
+  EXPECT_NE(out.error.find("pipeline transform"), std::string::npos) << out.error;
+}
+
+TEST_F(TransformTest, InitGetsTheConfigAndMayRefuseIt) {
+  // sluice_init keeps the config's length; the transform then drops events when it was 0.
+  const std::string init = R"(
+  (func (export "sluice_init") (param $p i32) (param $n i32) (result i32)
+    (global.set $config_len (local.get $n))
+    (if (result i32) (i32.eq (local.get $n) (i32.const 3))
+      (then (call $fail (i32.const 64) (i32.const 9)) (i32.const 1))
+      (else (i32.const 0)))))";
+  const std::string wat =
+      module("(if (result i32) (i32.eqz (global.get $config_len)) (then (i32.const 1)) "
+             "(else (i32.const 0)))",
+             init);
+  auto with_config = instance(wat, {}, R"({"mask":["card"]})");
+  ASSERT_TRUE(with_config);
+  EXPECT_EQ(with_config->run(input()).result, TransformOutput::Result::kPass);
+  auto without = instance(wat, {}, "");
+  ASSERT_TRUE(without);
+  EXPECT_EQ(without->run(input()).result, TransformOutput::Result::kDrop);
+  EXPECT_EQ(refusal(wat, "bad"), "sluice_init refused its config: not today");
+}
+
+TEST_F(TransformTest, ModulesThatDoNotSpeakTheAbiAreRefusedWithTheReason) {
+  EXPECT_NE(refusal(module("(i32.const 0)", "", 2)).find("ABI version 2"), std::string::npos);
+  EXPECT_EQ(refusal(R"((module (memory (export "memory") 1)
+    (func (export "sluice_abi_version") (result i32) (i32.const 1))
+    (func (export "sluice_alloc") (param i32) (result i32) (i32.const 0))))"),
+            "does not export sluice_transform");
+  EXPECT_NE(refusal(R"((module (import "env" "clock" (func))
+    (memory (export "memory") 1)
+    (func (export "sluice_abi_version") (result i32) (i32.const 1))
+    (func (export "sluice_alloc") (param i32) (result i32) (i32.const 0))
+    (func (export "sluice_transform") (param i32 i32) (result i32) (i32.const 0))))")
+                .find("imports env.clock"),
+            std::string::npos);
+  EXPECT_EQ(refusal(R"((module (memory (export "memory") 1)
+    (func (export "sluice_abi_version") (result i32) (i32.const 1))
+    (func (export "sluice_alloc") (param i32) (result i32) (i32.const 0))
+    (func (export "sluice_transform") (param i32) (result i32) (i32.const 0))))"),
+            "exports sluice_transform with another signature");
+  const std::string garbage = "not wasm";
+  auto m = TransformModule::compile(*engine, garbage);
+  ASSERT_TRUE(std::holds_alternative<std::string>(m));
+  EXPECT_NE(std::get<std::string>(m).find("does not compile"), std::string::npos);
+}
+
+TEST_F(TransformTest, TheVersionIsTheModulesSha256) {
+  auto m = compile(module("(i32.const 0)"));
+  ASSERT_TRUE(std::holds_alternative<TransformModulePtr>(m));
+  const auto& mod = *std::get<TransformModulePtr>(m);
+  EXPECT_EQ(mod.sha256().size(), 64u);
+  EXPECT_EQ(mod.version(), std::string_view(mod.sha256()).substr(0, 16));
+  EXPECT_EQ(sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace sluice
