@@ -14,7 +14,7 @@ constexpr std::string_view kTag = "sluice-progress/1";
 constexpr Millis kLoadDeadline{5000};
 // How far a sink may move (events over all partitions) before its progress is written ahead
 // of its interval: a crash then costs it at most about this many redeliveries per member.
-constexpr std::int64_t kEagerEvents = 1000;
+constexpr std::int64_t kEagerEvents = 200;
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 14695981039346656037ull;

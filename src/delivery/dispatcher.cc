@@ -47,9 +47,12 @@ void Dispatcher::dispatch(EventPtr event) {
   const auto n = static_cast<std::uint32_t>(sinks_.size());
   PartitionState* partition = event->partition.get();
   const std::int64_t offset = event->offset;
+  const Event& ev = *event;
+  // A sink that had it already (sink progress), or that a transform routed it away from.
   const auto hadIt = [&](std::uint32_t s) {
-    return partition != nullptr && s < partition->resume_below.size() &&
-           offset < partition->resume_below[s];
+    return (partition != nullptr && s < partition->resume_below.size() &&
+            offset < partition->resume_below[s]) ||
+           ev.skips(s);
   };
   std::uint32_t pending = 0;
   for (std::uint32_t s = 0; s < n; ++s) pending += hadIt(s) ? 0 : 1;
@@ -58,7 +61,6 @@ void Dispatcher::dispatch(EventPtr event) {
     on_done_(std::move(event));
     return;
   }
-  const Event& ev = *event;
   events_.emplace(id, EventEntry{std::move(event), pending});
   for (std::uint32_t s = 0; s < n; ++s) {
     if (hadIt(s)) {
@@ -67,10 +69,11 @@ void Dispatcher::dispatch(EventPtr event) {
       continue;
     }
     const std::uint64_t token = tokenOf(id, s);
-    deliveries_.emplace(token, Delivery{id, s});
+    Delivery& d = deliveries_.emplace(token, Delivery{id, s}).first->second;
+    d.single = ev.hasHeadersFor(s);
     SinkRuntime& rt = sinks_[s];
     ++rt.waiting;
-    rt.backlog_bytes += ev.body.size();
+    rt.backlog_bytes += ev.bodyFor(s).size();
     if (auto lane = laneOf(rt, ev)) {
       auto& queue = rt.lanes[*lane];
       queue.push_back(token);
@@ -128,7 +131,7 @@ std::vector<std::uint64_t> Dispatcher::takeBatch(SinkRuntime& rt, std::uint64_t 
     return tokens;
   }
   const Event& head = *events_.at(first_delivery.event_id).event;
-  std::uint64_t bytes = head.body.size();
+  std::uint64_t bytes = head.bodyFor(first_delivery.sink).size();
   std::size_t key_bytes = keyListGrowth(head.idempotency_key.size(), true);
   std::size_t offset_bytes = offsetListGrowth(head.offset, true);
   const std::size_t header_limit = rt.settings.batch_max_header_bytes;
@@ -145,13 +148,13 @@ std::vector<std::uint64_t> Dispatcher::takeBatch(SinkRuntime& rt, std::uint64_t 
     const std::size_t more_keys = keyListGrowth(ev.idempotency_key.size(), false);
     const std::size_t more_offsets = offsetListGrowth(ev.offset, false);
     if (it->second.single || ev.partition != head.partition ||
-        bytes + ev.body.size() > rt.settings.batch_max_bytes ||
+        bytes + ev.bodyFor(first_delivery.sink).size() > rt.settings.batch_max_bytes ||
         key_bytes + more_keys > header_limit || offset_bytes + more_offsets > header_limit) {
       break;
     }
     rt.ready.pop_front();
     --rt.waiting;
-    bytes += ev.body.size();
+    bytes += ev.bodyFor(first_delivery.sink).size();
     key_bytes += more_keys;
     offset_bytes += more_offsets;
     tokens.push_back(next);
@@ -183,15 +186,19 @@ void Dispatcher::start(std::uint32_t sink, std::vector<std::uint64_t> tokens) {
   Request& r = requests_[id];
   r.sink = sink;
   if (tokens.size() == 1) {
-    req.body = ev.body;  // zero-copy: the Kafka message outlives the request
+    req.body = ev.bodyFor(sink);  // zero-copy: the event outlives the request
     req.idempotency_key = ev.idempotency_key;
+    if (ev.transforms) {
+      req.headers = &ev.transforms->headers;
+      if (sink < ev.transforms->sinks.size()) req.more_headers = &ev.transforms->sinks[sink].headers;
+    }
   } else {
     std::vector<BatchItem> items;
     items.reserve(tokens.size());
     for (const std::uint64_t token : tokens) {
       const Delivery& d = deliveries_.at(token);
       const Event& e = *events_.at(d.event_id).event;
-      items.push_back({e.body, e.idempotency_key, e.offset});
+      items.push_back({e.bodyFor(sink), e.idempotency_key, e.offset});
       req.attempt = std::max(req.attempt, d.attempt);
     }
     BatchBody assembled = assembleBatch(items);
@@ -288,11 +295,12 @@ void Dispatcher::onDeliveryResponse(std::uint64_t token, SinkRuntime& rt, Verdic
 void Dispatcher::finishDelivery(std::uint64_t token) {
   auto it = deliveries_.find(token);
   const std::uint64_t event_id = it->second.event_id;
-  SinkRuntime& rt = sinks_[it->second.sink];
+  const std::uint32_t sink = it->second.sink;
+  SinkRuntime& rt = sinks_[sink];
   deliveries_.erase(it);
   auto eit = events_.find(event_id);
   if (eit == events_.end()) return;
-  rt.backlog_bytes -= eit->second.event->body.size();
+  rt.backlog_bytes -= eit->second.event->bodyFor(sink).size();
   if (auto lane = laneOf(rt, *eit->second.event)) {
     auto lit = rt.lanes.find(*lane);
     if (lit != rt.lanes.end()) {
@@ -317,7 +325,7 @@ void Dispatcher::dropDelivery(std::uint64_t token) {
   Delivery& d = it->second;
   SinkRuntime& rt = sinks_[d.sink];
   if (auto eit = events_.find(d.event_id); eit != events_.end()) {
-    rt.backlog_bytes -= eit->second.event->body.size();
+    rt.backlog_bytes -= eit->second.event->bodyFor(d.sink).size();
   }
   switch (d.state) {
     case DeliveryState::kInFlight: {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "delivery/partition_registry.h"
@@ -23,6 +24,22 @@ struct SinkFailure {
   std::uint32_t attempts;
 };
 
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+// What transforms made of an event (src/transform/): an owned body in place of the record's
+// value, headers for the requests, and per sink its own body and headers or none at all.
+struct EventTransforms {
+  std::string body;     // the pipeline transform's body, when body_set
+  bool body_set = false;
+  HttpHeaders headers;  // for every sink's request
+  struct Sink {
+    bool skip = false;  // routed elsewhere, or dropped by this sink's transform
+    std::optional<std::string> body;
+    HttpHeaders headers;  // after `headers`; the same name replaces
+  };
+  std::vector<Sink> sinks;  // by sink index; empty: every sink as above
+};
+
 // One Kafka record on its way to every sink. The body and Kafka key are views into `message`
 // (the librdkafka message the event owns), so a record's payload is never copied.
 struct Event {
@@ -35,10 +52,28 @@ struct Event {
   RdMessagePtr message;  // null only where a test makes events without Kafka
   std::vector<SinkFailure> failures;  // sinks that gave up; non-empty means dead-letter
   TimePoint received_at{};
+  std::unique_ptr<EventTransforms> transforms;  // null unless a transform changed something
   // What this event counts against the in-flight byte budgets: its payload (owned by the
   // Kafka message) and its key (owned here). A stage may change both; the budgets follow.
   std::uint64_t accountedBytes() const { return body.size() + idempotency_key.size(); }
   std::uint64_t accounted = 0;  // what the budgets hold for it now (set by Backpressure)
+
+  // What sink `s` is sent, after any transform.
+  std::string_view bodyFor(std::size_t s) const {
+    if (transforms && s < transforms->sinks.size() && transforms->sinks[s].body) {
+      return *transforms->sinks[s].body;
+    }
+    return body;
+  }
+  bool skips(std::size_t s) const {
+    return transforms && s < transforms->sinks.size() && transforms->sinks[s].skip;
+  }
+  // Whether requests to sink `s` carry headers of a transform (such an event is never
+  // batched: a batch has one set of headers).
+  bool hasHeadersFor(std::size_t s) const {
+    return transforms && (!transforms->headers.empty() ||
+                          (s < transforms->sinks.size() && !transforms->sinks[s].headers.empty()));
+  }
 };
 using EventPtr = std::unique_ptr<Event>;
 

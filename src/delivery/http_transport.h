@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sluice {
 
@@ -23,6 +25,10 @@ struct HttpRequest {
   // a single event.
   std::string_view batch_keys;
   std::string_view batch_offsets;
+  // Headers a transform set (a single event's), sent after sluice's own: first `headers`,
+  // then `more` (a sink transform's, which win on the same name). Null when none.
+  const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
+  const std::vector<std::pair<std::string, std::string>>* more_headers = nullptr;
 };
 
 // kTls: handshake or certificate problems, which (unlike a refused connection) usually mean a

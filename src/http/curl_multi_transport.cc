@@ -1,5 +1,8 @@
 #include "http/curl_multi_transport.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <sys/epoll.h>
 
 #include <array>
@@ -29,6 +32,9 @@ struct CurlMultiTransport::Transfer {
   // nodes point into the sink's fixed_headers, the last ones into `dynamic`.
   std::vector<curl_slist> header_nodes;
   std::array<std::string, kDynamicHeaders> dynamic;
+  // A transform's headers ("Name: value"), after the dynamic ones; empty for most requests.
+  std::vector<std::string> extra;
+  std::vector<curl_slist> extra_nodes;
   std::uint64_t token = 0;
   std::uint32_t sink = 0;
   std::string retry_after;
@@ -207,6 +213,38 @@ void CurlMultiTransport::release(std::unique_ptr<Transfer> t) {
   sinks_[t->sink].idle.push_back(std::move(t));
 }
 
+// A sink transform's header replaces the pipeline transform's of the same name (names are
+// case-insensitive); curl sends the list as it is.
+void CurlMultiTransport::addTransformHeaders(Transfer& t, const HttpRequest& r) {
+  t.extra.clear();
+  std::vector<std::pair<std::string_view, std::string_view>> merged;
+  for (const auto* list : {r.headers, r.more_headers}) {
+    if (list == nullptr) continue;
+    for (const auto& [name, value] : *list) {
+      auto same = std::find_if(merged.begin(), merged.end(), [&](const auto& m) {
+        return std::equal(m.first.begin(), m.first.end(), name.begin(), name.end(),
+                          [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                        });
+      });
+      if (same != merged.end()) {
+        same->second = value;
+      } else {
+        merged.emplace_back(name, value);
+      }
+    }
+  }
+  for (const auto& [name, value] : merged) {
+    t.extra.push_back(std::string(name).append(": ").append(value));
+  }
+  t.extra_nodes.resize(t.extra.size());
+  for (std::size_t i = 0; i < t.extra.size(); ++i) {
+    t.extra_nodes[i].data = t.extra[i].data();
+    t.extra_nodes[i].next = i + 1 < t.extra.size() ? &t.extra_nodes[i + 1] : nullptr;
+  }
+}
+
 void CurlMultiTransport::send(std::uint64_t token, const HttpRequest& r) {
   auto t = acquire(r.sink);
   if (!t) {
@@ -236,6 +274,13 @@ void CurlMultiTransport::send(std::uint64_t token, const HttpRequest& r) {
   curl_slist* dynamic_nodes = &t->header_nodes[t->header_nodes.size() - kDynamicHeaders];
   for (std::size_t i = 0; i < kDynamicHeaders; ++i) dynamic_nodes[i].data = d[i].data();
   dynamic_nodes[kOffset].next = batch ? &dynamic_nodes[kBatchKeys] : nullptr;
+  dynamic_nodes[kBatchKeys].next = nullptr;
+  if (r.headers != nullptr || r.more_headers != nullptr) {
+    addTransformHeaders(*t, r);
+    if (!t->extra_nodes.empty()) {
+      (batch ? dynamic_nodes[kBatchKeys] : dynamic_nodes[kOffset]).next = t->extra_nodes.data();
+    }
+  }
 
   CURL* e = t->easy.get();
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));

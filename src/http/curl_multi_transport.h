@@ -36,6 +36,7 @@ class CurlMultiTransport final : public HttpTransport {
     std::vector<std::unique_ptr<Transfer>> idle;
   };
 
+  static void addTransformHeaders(Transfer& t, const HttpRequest& r);
   static int onSocket(CURL* easy, curl_socket_t s, int what, void* self, void* socketp);
   static int onTimer(CURLM* multi, long timeout_ms, void* self);
   static size_t onHeader(char* buffer, size_t size, size_t nitems, void* transfer);

@@ -22,6 +22,7 @@ class Handoffs {
     EventPtr event;
     std::size_t from;                       // stage index, or kDeadLetters
     std::optional<DeadLetterReason> failed;  // set: the event goes to the dead-letter path
+    bool abandoned = false;  // its partition was released while a stage still had it
   };
 
   void push(Handoff h) { queue_.push_back(std::move(h)); }

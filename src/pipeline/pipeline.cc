@@ -43,6 +43,12 @@ void Pipeline::moveOn(Handoffs::Handoff h) {
     complete(std::move(h.event));
     return;
   }
+  if (h.abandoned) {
+    backpressure_.release(*h.event);
+    ++counters_.abandoned;
+    settled_ = true;
+    return;
+  }
   backpressure_.resize(*h.event);
   if (h.failed) {
     if (!dead_letter_topic_) ++counters_.held;

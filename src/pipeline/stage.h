@@ -21,6 +21,11 @@ class StageExit {
   void failed(EventPtr event, DeadLetterReason why) {
     handoffs_->push({std::move(event), stage_, std::move(why)});
   }
+  // An event the stage could not give back when its partition was abandoned (it was on a
+  // worker thread): it goes nowhere, as if abandon() had returned it.
+  void abandoned(EventPtr event) {
+    handoffs_->push({std::move(event), stage_, std::nullopt, true});
+  }
 
  private:
   Handoffs* handoffs_ = nullptr;

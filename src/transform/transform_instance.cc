@@ -30,6 +30,34 @@ wasm_trap_t* trap(std::string_view message) {
   return wasmtime_trap_new(message.data(), message.size());
 }
 
+// A header a transform may set: an HTTP token for a name, no control characters in the value
+// (a CR or LF would let a module write headers or requests of its own), and none of the
+// headers sluice or HTTP itself owns.
+std::optional<std::string> headerProblem(std::string_view name, std::string_view value) {
+  static constexpr std::string_view kTokenSpecials = "!#$%&'*+-.^_`|~";
+  if (name.empty()) return "an empty name";
+  for (const char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && kTokenSpecials.find(c) == std::string_view::npos) {
+      return "\"" + std::string(name) + "\" is not a header name";
+    }
+  }
+  for (const char c : value) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
+      return "the value of " + std::string(name) + " has a control character";
+    }
+  }
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static constexpr std::string_view kOwned[] = {"host", "content-length", "transfer-encoding",
+                                                "connection", "idempotency-key", "expect",
+                                                "content-type"};
+  if (lower.rfind("sluice-", 0) == 0 ||
+      std::find(std::begin(kOwned), std::end(kOwned), lower) != std::end(kOwned)) {
+    return std::string(name) + " is sluice's to set";
+  }
+  return std::nullopt;
+}
+
 bool exportOf(wasmtime_context_t* cx, const wasmtime_instance_t* instance, std::string_view name,
               wasmtime_extern_t& out) {
   return wasmtime_instance_export_get(cx, instance, name.data(), name.size(), &out);
@@ -278,6 +306,7 @@ wasm_trap_t* TransformInstance::setHeader(void*, wasmtime_caller_t* caller,
   const auto name = me->guestBytes(u32(args[0]), u32(args[1]));
   const auto value = me->guestBytes(u32(args[2]), u32(args[3]));
   if (!name || !value) return trap("set_header: the bytes are outside the module's memory");
+  if (auto why = headerProblem(*name, *value)) return trap("set_header: " + *why);
   auto& headers = me->current_->headers;
   for (auto& [n, v] : headers) {
     if (n.size() == name->size() &&

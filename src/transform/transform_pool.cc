@@ -1,0 +1,195 @@
+#include "transform/transform_pool.h"
+
+#include <sys/eventfd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+namespace sluice {
+namespace {
+
+// What the transforms see of an event: its Kafka record (and, for a sink transform, the body
+// the pipeline transform left and the sink's name).
+TransformInput inputOf(const Event& e) {
+  TransformInput in;
+  in.offset = e.offset;
+  in.timestamp_ms = e.timestamp_ms;
+  in.partition = e.partition->partition;
+  in.topic = e.partition->topic;
+  in.key = e.kafka_key;
+  in.value = e.body;
+  rd_kafka_headers_t* headers = nullptr;
+  if (e.message && rd_kafka_message_headers(e.message.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      in.headers.emplace_back(name, value ? std::optional<std::string_view>(std::string_view(
+                                                static_cast<const char*>(value), size))
+                                          : std::nullopt);
+    }
+  }
+  return in;
+}
+
+TransformOutput couldNotStart(std::string why) {
+  TransformOutput out;
+  out.result = TransformOutput::Result::kFail;
+  out.error = "could not start an instance: " + std::move(why);
+  out.broken = true;
+  return out;
+}
+
+}  // namespace
+
+TransformPool::TransformPool(const WasmEngine& engine, std::size_t workers)
+    : engine_(engine), done_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (!done_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");
+  for (std::size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (auto& w : workers_) w->thread = std::thread([this, w = w.get()] { work(*w); });
+}
+
+TransformPool::~TransformPool() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  for (auto& w : workers_) w->wake.notify_one();
+  for (auto& w : workers_) w->thread.join();
+}
+
+void TransformPool::publish(TransformSetPtr set) {
+  const std::lock_guard lock(mutex_);
+  set_ = std::move(set);
+}
+
+TransformSetPtr TransformPool::current() const {
+  const std::lock_guard lock(mutex_);
+  return set_;
+}
+
+void TransformPool::submit(std::size_t worker, TransformJobPtr job) {
+  Worker& w = *workers_[worker % workers_.size()];
+  {
+    const std::lock_guard lock(mutex_);
+    w.jobs.push_back(std::move(job));
+  }
+  w.wake.notify_one();
+}
+
+std::vector<TransformJobPtr> TransformPool::withdraw(
+    const std::function<bool(const TransformJob&)>& match) {
+  std::vector<TransformJobPtr> out;
+  const std::lock_guard lock(mutex_);
+  for (auto& w : workers_) {
+    for (auto it = w->jobs.begin(); it != w->jobs.end();) {
+      if (match(**it)) {
+        out.push_back(std::move(*it));
+        it = w->jobs.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<TransformJobPtr> TransformPool::take() {
+  std::uint64_t n = 0;
+  [[maybe_unused]] const auto r = ::read(done_fd_.get(), &n, sizeof n);
+  const std::lock_guard lock(mutex_);
+  return std::exchange(done_, {});
+}
+
+std::size_t TransformPool::queued() const {
+  const std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& w : workers_) n += w->jobs.size();
+  return n;
+}
+
+std::size_t TransformPool::running() const {
+  const std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& w : workers_) n += w->busy ? 1 : 0;
+  return n;
+}
+
+void TransformPool::work(Worker& worker) {
+  // This worker's instances: [0] the pipeline transform, [1 + s] sink s's; for one set.
+  std::vector<std::unique_ptr<TransformInstance>> instances;
+  TransformSetPtr made_for;
+  std::unique_lock lock(mutex_);
+  while (true) {
+    worker.wake.wait(lock, [&] { return stopping_ || !worker.jobs.empty(); });
+    if (stopping_) return;
+    TransformJobPtr job = std::move(worker.jobs.front());
+    worker.jobs.pop_front();
+    job->set = set_;  // the version current when the job starts
+    worker.busy = true;
+    lock.unlock();
+    run(*job, instances, made_for);
+    lock.lock();
+    worker.busy = false;
+    const bool was_empty = done_.empty();
+    done_.push_back(std::move(job));
+    if (was_empty) {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const auto w = ::write(done_fd_.get(), &one, sizeof one);
+    }
+  }
+}
+
+void TransformPool::run(TransformJob& job, std::vector<std::unique_ptr<TransformInstance>>& instances,
+                        TransformSetPtr& made_for) {
+  const TransformSet& set = *job.set;
+  if (job.set != made_for) {  // a new version: its instances are made as needed
+    instances.clear();
+    instances.resize(1 + set.sinks.size());
+    made_for = job.set;
+  }
+  // Runs `slot` as instance `i`, making the instance first if there is none.
+  auto apply = [&](std::size_t i, const TransformSlot& slot, const TransformInput& in,
+                   bool sink_transform, std::chrono::nanoseconds& took) {
+    const auto started = std::chrono::steady_clock::now();
+    TransformOutput out;
+    if (!instances[i]) {
+      auto made = TransformInstance::create(engine_, slot.module, slot.limits, slot.config,
+                                            sink_transform);
+      if (auto* why = std::get_if<std::string>(&made)) {
+        took = std::chrono::steady_clock::now() - started;
+        return couldNotStart(std::move(*why));
+      }
+      instances[i] = std::move(std::get<std::unique_ptr<TransformInstance>>(made));
+    }
+    out = instances[i]->run(in);
+    if (out.broken) instances[i].reset();  // made again for the next event
+    took = std::chrono::steady_clock::now() - started;
+    return out;
+  };
+
+  TransformInput in = inputOf(*job.event);
+  if (set.pipeline) {
+    job.pipeline = apply(0, *set.pipeline, in, false, job.pipeline_took);
+    if (job.pipeline->result != TransformOutput::Result::kPass) return;
+    if (job.pipeline->body) in.value = *job.pipeline->body;
+  }
+  job.sinks.resize(set.sinks.size());
+  job.sinks_took.resize(set.sinks.size());
+  const auto& routes = job.pipeline ? job.pipeline->routes : std::vector<std::string>{};
+  for (std::size_t s = 0; s < set.sinks.size(); ++s) {
+    if (!set.sinks[s]) continue;
+    const TransformSlot& slot = *set.sinks[s];
+    // A sink the event is not routed to gets nothing: its transform has nothing to do.
+    if (!routes.empty() && std::find(routes.begin(), routes.end(), slot.name) == routes.end()) {
+      continue;
+    }
+    in.sink = slot.name;
+    job.sinks[s] = apply(1 + s, slot, in, true, job.sinks_took[s]);
+  }
+}
+
+}  // namespace sluice
