@@ -11,6 +11,8 @@
 #include <optional>
 
 #include "app/app.h"
+#include "app/signals.h"
+#include "transform/transform_loader.h"
 #include "app/logging.h"
 #include "config/load_config.h"
 #include "http/curl_handles.h"
@@ -64,9 +66,19 @@ std::optional<sluice::Config> loadChecked(const std::string& path) {
   return std::nullopt;
 }
 
+// Compiles and checks every transform module: problems are printed as config problems.
+bool transformsLoad(const std::string& path, const sluice::Config& c,
+                    sluice::LoadedTransforms& out) {
+  const auto problems = sluice::loadTransforms(c, out);
+  for (const auto& p : problems) std::cerr << path << ": " << p << '\n';
+  return problems.empty();
+}
+
 int checkConfig(const std::string& path) {
   const auto c = loadChecked(path);
   if (!c) return kExitConfig;
+  sluice::LoadedTransforms transforms;
+  if (!transformsLoad(path, *c, transforms)) return kExitConfig;
   std::cout << path << ": ok (" << c->sinks.size() << " sinks, " << c->kafka.topics.size()
             << " topics)\n";
   return 0;
@@ -120,10 +132,15 @@ int main(int argc, char** argv) {
   if (!log_format.empty()) config.log_format = log_format;
   sluice::configureLogging(config.log_level, config.log_format);
 
+  // Before the first thread (the transforms' engine starts some): a termination signal must
+  // reach only the event loop's signalfd, never a thread that would die of it.
+  sluice::blockTerminationSignals();
+  sluice::LoadedTransforms transforms;
+  if (!transformsLoad(config_path, config, transforms)) return kExitConfig;
   raiseFileLimit();
   try {
     sluice::CurlGlobal curl;
-    sluice::App app(std::move(config));
+    sluice::App app(std::move(config), std::move(transforms));
     return app.run();
   } catch (const std::exception& e) {
     spdlog::error("cannot start: {}", e.what());

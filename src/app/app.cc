@@ -17,9 +17,20 @@ std::unique_ptr<Metrics> makeMetrics(const Config& c) {
   return std::make_unique<Metrics>(names, SLUICE_VERSION);
 }
 
+// Which worker an event's transforms run on: the order a sink asks for is kept by sending a
+// partition's (or a key's) events to one worker.
+TransformStage::Pinning pinningFor(const Config& c) {
+  auto pinning = TransformStage::Pinning::kNone;
+  for (const auto& s : c.sinks) {
+    if (s.ordering == Ordering::kPartition) return TransformStage::Pinning::kPartition;
+    if (s.ordering == Ordering::kKey) pinning = TransformStage::Pinning::kKey;
+  }
+  return pinning;
+}
+
 }  // namespace
 
-App::App(Config config)
+App::App(Config config, LoadedTransforms transforms)
     : config_(std::move(config)),
       // Per-sink offset trackers only where sink progress uses them: otherwise every event
       // would pay a push and a pop per sink for nothing.
@@ -37,6 +48,7 @@ App::App(Config config)
                     [this](EventPtr e) { pipeline_.deadLettered(std::move(e)); },
                     [this](const PartitionState&) { pipeline_.recheckDrains(); }),
       validate_(config_.validation, config_.idempotency, counters_),
+      transforms_(std::move(transforms)),
       pipeline_(backpressure_, dead_letters_, counters_, config_.dead_letter.enabled()),
       offsets_(partitions_, consumer_),
       sink_progress_(config_, partitions_, consumer_, loop_,
@@ -53,6 +65,19 @@ App::App(Config config)
       consumer_(config_.kafka, rebalance_) {
   dispatch_.attach(transport_);
   pipeline_.add(validate_);
+  if (transforms_.set) {
+    transform_pool_ = std::make_unique<TransformPool>(*transforms_.engine, transforms_.workers);
+    transform_pool_->publish(transforms_.set);
+    std::vector<std::string> names;
+    for (const auto& s : config_.sinks) names.push_back(s.name);
+    transform_stage_ =
+        std::make_unique<TransformStage>(*transform_pool_, std::move(names), pinningFor(config_));
+    pipeline_.add(*transform_stage_);
+    loop_.watch(transform_pool_->fd(), EPOLLIN, [this](std::uint32_t) {
+      transform_stage_->serve();
+      pipeline_.route();
+    });
+  }
   pipeline_.add(dispatch_);
   pipeline_.onSettled([this] { shutdown_.finishIfDrained(); });
   loop_.watch(consumer_.wakeFd(), EPOLLIN, [this](std::uint32_t) {
@@ -98,10 +123,28 @@ App::App(Config config)
   }
 }
 
-// The progress stores' threads read through the consumer's handle, which goes first.
-App::~App() { sink_progress_.close(); }
+// The progress stores' threads read through the consumer's handle, which goes first; and the
+// transform workers may still hold events, whose Kafka messages must go before the handle.
+App::~App() {
+  sink_progress_.close();
+  transform_pool_.reset();
+}
 
 int App::run() {
+  if (transforms_.set) {
+    const auto& set = *transforms_.set;
+    if (set.pipeline) {
+      spdlog::info("transform pipeline: {} (version {})", config_.transform->module,
+                   set.pipeline->module->version());
+    }
+    for (std::size_t s = 0; s < set.sinks.size(); ++s) {
+      if (set.sinks[s]) {
+        spdlog::info("transform of sink {}: {} (version {})", config_.sinks[s].name,
+                     config_.sinks[s].transform->module, set.sinks[s]->module->version());
+      }
+    }
+    spdlog::info("transforms run on {} worker thread(s)", transforms_.workers);
+  }
   spdlog::info("sluice {} starting: group {}, topics {}, {} sinks, dead letters {}",
                SLUICE_VERSION, config_.kafka.group, fmt::join(config_.kafka.topics, ","),
                config_.sinks.size(),

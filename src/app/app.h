@@ -22,7 +22,9 @@
 #include "pipeline/dispatch_stage.h"
 #include "pipeline/intake.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/transform_stage.h"
 #include "pipeline/validate_stage.h"
+#include "transform/transform_loader.h"
 
 namespace sluice {
 
@@ -30,7 +32,8 @@ namespace sluice {
 // It decides nothing itself.
 class App final {
  public:
-  explicit App(Config config);  // throws at start-up (bad settings, no eventfd, ...)
+  // Throws at start-up (bad settings, no eventfd, ...). `transforms`: loadTransforms()'s.
+  App(Config config, LoadedTransforms transforms);
   ~App();
 
   // Runs until SIGTERM/SIGINT (or a fatal Kafka error); returns the process exit code.
@@ -51,6 +54,9 @@ class App final {
   Backpressure backpressure_;
   DeadLetters dead_letters_;
   ValidateStage validate_;
+  LoadedTransforms transforms_;
+  std::unique_ptr<TransformPool> transform_pool_;    // null without transforms
+  std::unique_ptr<TransformStage> transform_stage_;
   Pipeline pipeline_;
   OffsetStore offsets_;
   SinkProgress sink_progress_;

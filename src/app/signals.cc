@@ -8,7 +8,7 @@
 
 namespace sluice {
 
-TerminationSignals::TerminationSignals() {
+void blockTerminationSignals() {
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
@@ -17,7 +17,14 @@ TerminationSignals::TerminationSignals() {
   if (int rc = pthread_sigmask(SIG_BLOCK, &mask, nullptr); rc != 0) {
     throw std::system_error(rc, std::generic_category(), "pthread_sigmask");
   }
-  sigdelset(&mask, SIGPIPE);
+}
+
+TerminationSignals::TerminationSignals() {
+  blockTerminationSignals();
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
   fd_.reset(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!fd_) throw std::system_error(errno, std::generic_category(), "signalfd");
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -48,6 +49,17 @@ struct StatusClasses {
   std::set<int> permanent;  // permanent even where the defaults would retry
 };
 
+// A WebAssembly transform (proto/transform.md): the pipeline's (`transform`) or one sink's
+// (`sinks[].transform`).
+struct TransformConfig {
+  std::string module;       // path of the .wasm file (relative to the config file)
+  std::string config_json;  // `config`, as JSON text, for the module's sluice_init
+  std::uint64_t fuel = 0;   // per event; 0: no fuel limit
+  std::chrono::milliseconds time{1000};     // per event; 0: no time limit
+  std::uint64_t memory_bytes = 64ull << 20;  // the instance's linear memory
+  std::uint32_t workers = 0;  // threads of the pool; 0: the online cores
+};
+
 struct SinkConfig {
   std::string name;
   std::string url;
@@ -68,6 +80,7 @@ struct SinkConfig {
   std::uint32_t batch_max_events = 1;
   std::uint64_t batch_max_bytes = 1 << 20;  // of event bodies in one batch
   SinkTlsConfig tls;
+  std::optional<TransformConfig> transform;  // this sink's shape of each event
 };
 
 struct DeadLetterConfig {
@@ -127,6 +140,7 @@ struct Config {
   bool sink_progress = true;
   DeadLetterConfig dead_letter;
   ValidationConfig validation;
+  std::optional<TransformConfig> transform;  // the pipeline transform, before fan-out
   MetricsConfig metrics;
   std::chrono::milliseconds shutdown_grace{15'000};
   std::chrono::milliseconds stats_interval{0};  // 0: no periodic stats line

@@ -38,12 +38,13 @@ Config parseTree(YAML::Node root, const std::string& origin) {
   resolveValues(root, "", base, problems);
   r.rejectUnknown(root, "", {"kafka", "sinks", "delivery", "dead_letter", "validation",
                              "shutdown_grace_ms", "stats_interval_ms", "log_level", "log_format",
-                             "metrics"});
+                             "metrics", "transform"});
   readKafka(r, root["kafka"], c);
   readDelivery(r, root["delivery"], c);  // before the sinks: it holds their retry default
   readDeadLetter(r, root["dead_letter"], c.dead_letter);
   readValidation(r, root["validation"], c.validation, base);
   readMetrics(r, root["metrics"], c.metrics);
+  readTransform(r, root["transform"], "transform", c.transform, base);
   readSinks(r, root["sinks"], c, base);
   readProcessSettings(r, root, c);
   if (!problems.empty()) throwWithOrigin(std::move(problems), origin);

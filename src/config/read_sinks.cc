@@ -108,7 +108,7 @@ void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkCo
   r.rejectUnknown(node, path,
                   {"name", "url", "timeout_ms", "max_in_flight", "http2", "content_type",
                    "headers", "retry", "statuses", "ordering", "circuit_failures", "tls",
-                   "batch"});
+                   "batch", "transform"});
   r.string(node, path, "name", s.name, true);
   r.string(node, path, "url", s.url, true);
   if (!s.url.empty() && !s.url.starts_with("http://") && !s.url.starts_with("https://")) {
@@ -126,6 +126,7 @@ void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkCo
   r.integer(node, path, "circuit_failures", s.circuit_failures, 1, 1'000'000);
   readSinkTls(r, node["tls"], path + ".tls", s, base);
   readBatch(r, node["batch"], path + ".batch", s);
+  readTransform(r, node["transform"], path + ".transform", s.transform, base);
   rejectReservedHeaders(r, path, s);
 }
 

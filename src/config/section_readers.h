@@ -26,6 +26,10 @@ void readValidation(Reader& r, const YAML::Node& node, ValidationConfig& v,
 // Checks each sink against delivery, dead_letter and validation too: read those first.
 void readSinks(Reader& r, const YAML::Node& node, Config& c, const std::filesystem::path& base);
 
+// `transform` at the top level or in a sink: module, config, limits, workers.
+void readTransform(Reader& r, const YAML::Node& node, const std::string& path,
+                   std::optional<TransformConfig>& t, const std::filesystem::path& base);
+
 void readMetrics(Reader& r, const YAML::Node& node, MetricsConfig& m);
 // The top-level scalars: shutdown_grace_ms, stats_interval_ms, log_level, log_format.
 void readProcessSettings(Reader& r, const YAML::Node& root, Config& c);

@@ -133,6 +133,7 @@ SinkRecords Pipeline::records(std::size_t i) const {
     if (std::getline(fields, hash, '\t') && std::getline(fields, len, '\t') &&
         std::getline(fields, arrival, '\t') && std::getline(fields, status, '\t')) {
       r.body_len = std::stoll(len);
+      r.body_hash = hash;
       r.arrival_us = std::stoll(arrival);
       r.status = std::stoi(status);
     }

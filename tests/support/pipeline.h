@@ -37,6 +37,7 @@ struct SinkRecord {
   std::int64_t offset = -1;
   std::uint32_t attempt = 0;
   std::int64_t body_len = -1;
+  std::string body_hash;        // FNV-1a 64 of the body, lowercase hex (recording_sink)
   std::int64_t arrival_us = 0;  // when the sink had read the whole request (unix micros)
   int status = 0;               // the status the sink answered
 };

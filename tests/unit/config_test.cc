@@ -386,3 +386,49 @@ TEST(Config, DrainBudgetIsIgnoredWithAWarning) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(Config, ReadsTransformsWithTheirConfigAsJson) {
+  const auto dir = std::filesystem::temp_directory_path() / "sluice-config-transform-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "t.wasm") << "x";
+  const std::string yaml = std::string(kValid) + R"(
+transform:
+  module: t.wasm
+  config: {fields: [card, "42"], depth: 3, ratio: 0.5, on: true, none: ~, name: plain}
+  limits: {fuel: 1000000, time_ms: 50, memory_bytes: 1048576}
+  workers: 3
+)";
+  const Config c = parseConfig(yaml, (dir / "sluice.yaml").string());
+  ASSERT_TRUE(c.transform);
+  EXPECT_EQ(c.transform->module, (dir / "t.wasm").string());  // relative to the config file
+  EXPECT_EQ(c.transform->config_json,
+            R"({"fields":["card","42"],"depth":3,"ratio":0.5,"on":true,"none":null,"name":"plain"})");
+  EXPECT_EQ(c.transform->fuel, 1000000u);
+  EXPECT_EQ(c.transform->time, std::chrono::milliseconds(50));
+  EXPECT_EQ(c.transform->memory_bytes, 1048576u);
+  EXPECT_EQ(c.transform->workers, 3u);
+  EXPECT_FALSE(c.sinks[0].transform);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Config, TransformProblemsNameTheirKey) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("  - {name: a, url: \"http://127.0.0.1:8081/\"}"),
+               std::string("  - {name: a, url: \"http://127.0.0.1:8081/\"}").size(),
+               "  - name: a\n    url: http://127.0.0.1:8081/\n    transform: {module: /nonexistent/x.wasm, "
+               "limits: {memory_bytes: 5}, colour: red}");
+  const auto problems = problemsOf(yaml);
+  auto has = [&](const std::string& what) {
+    return std::any_of(problems.begin(), problems.end(),
+                       [&](const std::string& p) { return p.find(what) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("sinks[0].transform.module")) << ::testing::PrintToString(problems);
+  EXPECT_TRUE(has("sinks[0].transform.limits.memory_bytes")) << ::testing::PrintToString(problems);
+  EXPECT_TRUE(has("sinks[0].transform.colour")) << ::testing::PrintToString(problems);
+}
+
+}  // namespace
+}  // namespace sluice

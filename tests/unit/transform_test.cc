@@ -303,3 +303,200 @@ TEST_F(TransformTest, TheVersionIsTheModulesSha256) {
 
 }  // namespace
 }  // namespace sluice
+
+#include "pipeline/transform_stage.h"
+
+namespace sluice {
+namespace {
+
+// How a job's results become what each sink is sent.
+class ApplyResultsTest : public TransformTest {
+ protected:
+  TransformSlot slot(const std::string& name) {
+    auto m = compile(module("(i32.const 0)"));
+    TransformSlot s;
+    s.name = name;
+    s.module = std::get<TransformModulePtr>(m);
+    return s;
+  }
+  TransformJob job(bool pipeline, std::vector<bool> sinks) {
+    auto set = std::make_shared<TransformSet>();
+    if (pipeline) set->pipeline = slot("pipeline");
+    for (std::size_t s = 0; s < sinks.size(); ++s) {
+      set->sinks.push_back(sinks[s] ? std::optional<TransformSlot>(slot(names[s]))
+                                    : std::nullopt);
+    }
+    TransformJob j;
+    j.set = set;
+    j.sinks.resize(sinks.size());
+    return j;
+  }
+  std::vector<std::string> names{"a", "b", "c"};
+};
+
+TEST_F(ApplyResultsTest, PipelineBodyHeadersAndRoutes) {
+  TransformJob j = job(true, {false, false, false});
+  TransformOutput out;
+  out.body = "new";
+  out.headers = {{"X-One", "1"}};
+  out.routes = {"a", "c"};
+  j.pipeline = out;
+  const auto applied = applyResults(j, names);
+  ASSERT_FALSE(applied.failure);
+  ASSERT_TRUE(applied.transforms);
+  const auto& t = *applied.transforms;
+  EXPECT_TRUE(t.body_set);
+  EXPECT_EQ(t.body, "new");
+  ASSERT_EQ(t.headers.size(), 2u);
+  EXPECT_EQ(t.headers[1].first, "Sluice-Transform-Version");
+  EXPECT_EQ(t.headers[1].second, std::string(j.set->pipeline->module->version()));
+  EXPECT_FALSE(t.sinks[0].skip);
+  EXPECT_TRUE(t.sinks[1].skip);
+  EXPECT_FALSE(t.sinks[2].skip);
+}
+
+TEST_F(ApplyResultsTest, ADropReachesNoSinkAndAnUnknownRouteFails) {
+  TransformJob j = job(true, {false, false, false});
+  TransformOutput drop;
+  drop.result = TransformOutput::Result::kDrop;
+  j.pipeline = drop;
+  auto applied = applyResults(j, names);
+  ASSERT_TRUE(applied.transforms);
+  for (const auto& s : applied.transforms->sinks) EXPECT_TRUE(s.skip);
+
+  TransformOutput routed;
+  routed.routes = {"nowhere"};
+  j.pipeline = routed;
+  applied = applyResults(j, names);
+  ASSERT_TRUE(applied.failure);
+  EXPECT_NE(applied.failure->find("\"nowhere\", which is no sink"), std::string::npos);
+}
+
+TEST_F(ApplyResultsTest, SinkTransformsShapeOnlyTheirSinkAndTheirFailureFailsTheEvent) {
+  TransformJob j = job(false, {false, true, true});
+  TransformOutput b;
+  b.body = "for b";
+  b.headers = {{"X-B", "yes"}};
+  TransformOutput c;
+  c.result = TransformOutput::Result::kDrop;
+  j.sinks[1] = b;
+  j.sinks[2] = c;
+  auto applied = applyResults(j, names);
+  ASSERT_FALSE(applied.failure);
+  ASSERT_TRUE(applied.transforms);
+  const auto& t = *applied.transforms;
+  EXPECT_FALSE(t.body_set);
+  EXPECT_FALSE(t.sinks[0].body);
+  EXPECT_EQ(t.sinks[1].body, "for b");
+  EXPECT_EQ(t.sinks[1].headers.back().first, "Sluice-Transform-Version");
+  EXPECT_TRUE(t.sinks[2].skip);
+
+  TransformOutput failed;
+  failed.result = TransformOutput::Result::kFail;
+  failed.error = "boom";
+  j.sinks[1] = failed;
+  applied = applyResults(j, names);
+  ASSERT_TRUE(applied.failure);
+  EXPECT_NE(applied.failure->find("transform of sink b"), std::string::npos);
+  EXPECT_NE(applied.failure->find("boom"), std::string::npos);
+}
+
+TEST_F(ApplyResultsTest, NothingRanNothingChanges) {
+  TransformJob j = job(false, {false, false, false});
+  const auto applied = applyResults(j, names);
+  EXPECT_FALSE(applied.failure);
+  EXPECT_FALSE(applied.transforms);
+}
+
+}  // namespace
+}  // namespace sluice
+
+#include <poll.h>
+
+namespace sluice {
+namespace {
+
+// The pool runs jobs off the calling thread, in order per worker, with the set that is
+// current when a job starts; a broken instance is made again for the next event.
+class TransformPoolTest : public TransformTest {
+ protected:
+  TransformSetPtr setOf(const std::string& wat) {
+    auto m = compile(wat);
+    auto set = std::make_shared<TransformSet>();
+    TransformSlot s;
+    s.name = "pipeline";
+    s.module = std::get<TransformModulePtr>(m);
+    s.limits.time = std::chrono::milliseconds(100);
+    set->pipeline = s;
+    return set;
+  }
+  TransformJobPtr jobFor(std::int64_t offset, const std::string& body) {
+    auto j = std::make_unique<TransformJob>();
+    j->event = std::make_unique<Event>();
+    j->event->partition = partition;
+    j->event->offset = offset;
+    j->event->body = bodies.emplace_back(body);
+    return j;
+  }
+  std::vector<TransformJobPtr> collect(TransformPool& pool, std::size_t n) {
+    std::vector<TransformJobPtr> out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{pool.fd(), POLLIN, 0};
+      ::poll(&p, 1, 100);
+      for (auto& j : pool.take()) out.push_back(std::move(j));
+    }
+    return out;
+  }
+  PartitionStatePtr partition = std::make_shared<PartitionState>("t", 0);
+  std::deque<std::string> bodies;
+};
+
+TEST_F(TransformPoolTest, JobsComeBackInOrderAndANewSetAppliesToJobsNotYetStarted) {
+  // Traps on a body of exactly 1 byte, else replaces the body with "v1" (or "v2").
+  auto version = [&](const std::string& v) {
+    return setOf(module(R"(
+      (if (i32.eq (i32.load (i32.add (local.get $ev) (i32.const 44))) (i32.const 1))
+        (then (unreachable)))
+      (call $set_body (i32.const 16) (i32.const 2)) (i32.const 0))",
+                        "(data (i32.const 16) \"" + v + "\")"));
+  };
+  TransformPool pool(*engine, 1);
+  const auto v1 = version("v1");
+  pool.publish(v1);
+  pool.submit(0, jobFor(1, "{}"));
+  pool.submit(0, jobFor(2, "x"));  // traps: the instance is made again
+  pool.submit(0, jobFor(3, "{}"));
+  auto first = collect(pool, 3);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0]->event->offset, 1);
+  EXPECT_EQ(first[0]->pipeline->body, "v1");
+  EXPECT_TRUE(first[1]->pipeline->broken);
+  EXPECT_EQ(first[2]->pipeline->body, "v1");
+  EXPECT_EQ(first[2]->set, v1);
+
+  const auto v2 = version("v2");
+  pool.publish(v2);
+  pool.submit(0, jobFor(4, "{}"));
+  auto second = collect(pool, 1);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0]->pipeline->body, "v2");
+  EXPECT_EQ(second[0]->set, v2);
+}
+
+TEST_F(TransformPoolTest, QueuedJobsCanBeWithdrawn) {
+  // A slow transform keeps the one worker busy while more jobs queue behind it.
+  const auto slow = setOf(module("(loop $l (br $l)) (i32.const 0)"));
+  TransformPool pool(*engine, 1);
+  pool.publish(slow);
+  for (std::int64_t o = 0; o < 4; ++o) pool.submit(0, jobFor(o, "{}"));
+  const auto withdrawn =
+      pool.withdraw([](const TransformJob& j) { return j.event->offset >= 2; });
+  EXPECT_EQ(withdrawn.size(), 2u);
+  auto done = collect(pool, 2);
+  ASSERT_EQ(done.size(), 2u);  // the other two ran (and ran out of time)
+  for (const auto& j : done) EXPECT_NE(j->pipeline->error.find("ran out of time"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,137 @@
+// Transforms against the real broker: what each sink receives, what is dropped, and what a
+// failing module sends to the dead-letter topic while everything else keeps flowing.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "kafka_client.h"
+#include "members.h"
+#include "pipeline.h"
+#include "process.h"
+
+#ifdef SLUICE_TEST_TRANSFORMS
+
+namespace sluice::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string fnv1aHex(const std::string& s) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (const char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
+
+std::string module(const char* name) {
+  return std::string(SLUICE_TEST_TRANSFORMS) + "/" + name + ".wasm";
+}
+
+// faulty.wasm (tests/transforms/faulty.c) as the pipeline transform, redact.wasm as sink b's:
+// a gets {"wrapped":<event>}, b the same with "card" masked; "drop" events reach nobody;
+// "trap", "spin" and "refuse" events go to the dead-letter topic with the reason.
+TEST(Transforms, EachSinkGetsItsShapeAndFailuresGoToTheDeadLetterTopic) {
+  Pipeline pl("transform", 1);
+  const std::string dlq = pl.topic() + "-dlq";
+  createTopic(pl.bootstrap(), dlq, 1);
+  pl.startSink("a");
+  pl.startSink("b");
+  ConfigOptions o;
+  o.extra = "dead_letter:\n  topic: " + dlq + "\n" +
+            "transform:\n  module: " + module("faulty") +
+            "\n  limits: {time_ms: 200}\n  workers: 2\n";
+  o.sink_extra["b"] = "    transform:\n      module: " + module("redact") +
+                      "\n      config: {fields: [card]}\n";
+  pl.startSluice(pl.writeConfig(o));
+
+  std::map<std::string, std::string> a_expected, b_expected;  // key -> body hash
+  std::map<std::string, std::string> failing;                 // key -> what sluice.error says
+  std::set<std::string> dropped;
+  std::vector<RawRecord> records;
+  for (int i = 0; i < 300; ++i) {
+    RawRecord r;
+    r.key = "k" + std::to_string(i);
+    const std::string id = std::to_string(i);
+    if (i % 50 == 7) {
+      r.value = R"({"id":)" + id + R"(,"cmd":"trap"})";
+      failing[r.key] = "unreachable";
+    } else if (i % 50 == 17) {
+      r.value = R"({"id":)" + id + R"(,"cmd":"spin"})";
+      failing[r.key] = "ran out of time";
+    } else if (i % 50 == 27) {
+      r.value = R"({"id":)" + id + R"(,"cmd":"refuse"})";
+      failing[r.key] = "refused by faulty";
+    } else if (i % 50 == 37) {
+      r.value = R"({"id":)" + id + R"(,"cmd":"drop"})";
+      dropped.insert(r.key);
+    } else {
+      r.value = R"({"id":)" + id + R"(,"card":"4111-)" + id + R"("})";
+      a_expected[r.key] = fnv1aHex(R"({"wrapped":)" + r.value + "}");
+      b_expected[r.key] = fnv1aHex(R"({"wrapped":{"id":)" + id + R"(,"card":"***"}})");
+    }
+    records.push_back(std::move(r));
+  }
+  // One partition: the keys above are Kafka keys; sinks see the coordinates-based
+  // Idempotency-Key, so map offsets back to them.
+  const auto offsets = produceRaw(pl.bootstrap(), pl.topic(), 0, records);
+  std::map<std::int64_t, std::string> key_at;
+  for (std::size_t i = 0; i < records.size(); ++i) key_at[offsets[i]] = records[i].key;
+
+  PartitionOffsets end = pl.end();
+  ASSERT_TRUE(waitFor([&] { return pl.committed() == end; }, 60s)) << "logs in " << pl.dir();
+  const auto dead = readTopic(pl.bootstrap(), dlq, failing.size(), 30s);
+  ASSERT_EQ(dead.size(), failing.size());
+  for (const auto& d : dead) {
+    SCOPED_TRACE(d.key);
+    ASSERT_TRUE(failing.contains(d.key));
+    EXPECT_EQ(d.headers.at("sluice.reason"), "transform_failed");
+    EXPECT_NE(d.headers.at("sluice.error").find(failing.at(d.key)), std::string::npos)
+        << d.headers.at("sluice.error");
+    EXPECT_NE(d.value.find("\"cmd\""), std::string::npos);  // the original record
+  }
+  const std::map<std::size_t, const std::map<std::string, std::string>*> expected{
+      {0, &a_expected}, {1, &b_expected}};
+  for (const auto& [sink, want] : expected) {
+    SCOPED_TRACE("sink " + pl.sinkName(sink));
+    std::map<std::string, std::string> got;
+    for (const auto& r : pl.records(sink).all) {
+      if (r.partition == 0) got[key_at.at(r.offset)] = r.body_hash;
+    }
+    EXPECT_EQ(got.size(), want->size());
+    for (const auto& [key, hash] : *want) {
+      ASSERT_TRUE(got.contains(key)) << key << " never arrived";
+      EXPECT_EQ(got.at(key), hash) << key;
+    }
+    for (const auto& key : dropped) EXPECT_FALSE(got.contains(key)) << key;
+    for (const auto& [key, why] : failing) EXPECT_FALSE(got.contains(key)) << key;
+  }
+  const std::string log = pl.sluiceLog(0);
+  EXPECT_NE(log.find("transform pipeline: "), std::string::npos);
+  stopGracefully(pl, 0);
+}
+
+// A module that cannot work is refused at start-up as a config error naming the key.
+TEST(Transforms, AModuleThatIsNotATransformIsAConfigError) {
+  Pipeline pl("transform-bad", 1);
+  pl.startSink("a");
+  ConfigOptions o;
+  // A sluice config file is no WebAssembly module.
+  o.extra = "transform:\n  module: " + pl.dir() + "/sluice-bad.yaml\n";
+  const std::string config = pl.writeConfig(o);
+  {
+    std::ofstream(pl.dir() + "/sluice-bad.yaml") << "not wasm\n";
+  }
+  const auto r = runSluice({"check-config", config}, pl.dir());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("transform.module: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("does not compile"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace sluice::testing
+
+#endif  // SLUICE_TEST_TRANSFORMS
