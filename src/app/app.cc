@@ -3,12 +3,16 @@
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 
+#include <csignal>
 #include <random>
 
 namespace sluice {
 namespace {
 
 constexpr Millis kHousekeepingInterval{100};
+// How long after a module file's first change the reload starts: a file being copied in, or
+// a ConfigMap update (several renames), is then complete.
+constexpr Millis kReloadSettle{200};
 
 std::unique_ptr<Metrics> makeMetrics(const Config& c) {
   if (c.metrics.listen.empty()) return nullptr;
@@ -77,6 +81,7 @@ App::App(Config config, LoadedTransforms transforms)
       transform_stage_->serve();
       pipeline_.route();
     });
+    watchTransformModules();
   }
   pipeline_.add(dispatch_);
   pipeline_.onSettled([this] { shutdown_.finishIfDrained(); });
@@ -88,7 +93,18 @@ App::App(Config config, LoadedTransforms transforms)
     // timers run (curl's 0 ms timer), which saves a loop turn on every new event's way.
     pipeline_.route();
   });
-  loop_.watch(signals_.fd(), EPOLLIN, [this](std::uint32_t) { shutdown_.onSignal(); });
+  loop_.watch(signals_.fd(), EPOLLIN, [this](std::uint32_t) {
+    const int sig = signals_.take();
+    if (sig == SIGHUP) {
+      if (reloader_) {
+        reloader_->request("SIGHUP");
+      } else {
+        spdlog::info("SIGHUP: no transform to reload");
+      }
+    } else if (sig != 0) {
+      shutdown_.onSignal(sig);
+    }
+  });
   loop_.addRoundHook([this] {
     pipeline_.route();
     offsets_.storeIfDue(loop_.now());
@@ -127,6 +143,7 @@ App::App(Config config, LoadedTransforms transforms)
 // transform workers may still hold events, whose Kafka messages must go before the handle.
 App::~App() {
   sink_progress_.close();
+  reloader_.reset();  // waits for a compile under way
   transform_pool_.reset();
 }
 
@@ -170,6 +187,39 @@ int App::run() {
 // The safety nets: polling Kafka even above the in-flight budget (so rebalance and commit
 // callbacks run and the group keeps us), serving a close, polling the dead-letter producer
 // should an eventfd wake be missed; and the stats line.
+// Hot reload: inotify on the module files (debounced: a ConfigMap update is several events)
+// and SIGHUP start a compile off the loop; the reloader publishes to the pool when it passes.
+void App::watchTransformModules() {
+  TransformReloader::Files files;
+  std::vector<std::string> watched;
+  if (config_.transform) {
+    files.pipeline = config_.transform->module;
+    watched.push_back(config_.transform->module);
+  }
+  for (const auto& s : config_.sinks) {
+    files.sinks.push_back(s.transform ? std::optional<std::string>(s.transform->module)
+                                      : std::nullopt);
+    if (s.transform) watched.push_back(s.transform->module);
+  }
+  const WasmEngine& engine = *transforms_.engine;
+  reloader_ = std::make_unique<TransformReloader>(
+      std::move(files),
+      [&engine](const std::string& file, TransformSlot& slot, bool sink) {
+        return compileSlot(engine, file, slot, sink);
+      },
+      [this] { return transform_pool_->current(); },
+      [this](TransformSetPtr set) { transform_pool_->publish(std::move(set)); });
+  loop_.watch(reloader_->fd(), EPOLLIN, [this](std::uint32_t) { reloader_->serve(); });
+  module_watcher_ = std::make_unique<ModuleWatcher>(watched);
+  loop_.watch(module_watcher_->fd(), EPOLLIN, [this](std::uint32_t) {
+    if (!module_watcher_->changed() || reload_timer_ != 0) return;
+    reload_timer_ = loop_.runAfter(kReloadSettle, [this] {
+      reload_timer_ = 0;
+      reloader_->request("a module file changed");
+    });
+  });
+}
+
 void App::housekeeping() {
   shutdown_.serveClose();
   intake_.pull(true);

@@ -24,7 +24,9 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/transform_stage.h"
 #include "pipeline/validate_stage.h"
+#include "transform/module_watcher.h"
 #include "transform/transform_loader.h"
+#include "transform/transform_reloader.h"
 
 namespace sluice {
 
@@ -42,6 +44,7 @@ class App final {
  private:
   void housekeeping();
   void writeSinkProgress();
+  void watchTransformModules();
 
   Config config_;
   TerminationSignals signals_;  // first: blocks signals before librdkafka starts threads
@@ -57,6 +60,9 @@ class App final {
   LoadedTransforms transforms_;
   std::unique_ptr<TransformPool> transform_pool_;    // null without transforms
   std::unique_ptr<TransformStage> transform_stage_;
+  std::unique_ptr<TransformReloader> reloader_;
+  std::unique_ptr<ModuleWatcher> module_watcher_;
+  Scheduler::TimerId reload_timer_ = 0;
   Pipeline pipeline_;
   OffsetStore offsets_;
   SinkProgress sink_progress_;

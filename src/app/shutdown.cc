@@ -25,9 +25,7 @@ Shutdown::Shutdown(EventLoop& loop, Millis grace, TerminationSignals& signals,
       offsets_(offsets),
       dead_letters_(dead_letters) {}
 
-void Shutdown::onSignal() {
-  const int sig = signals_.take();
-  if (sig == 0) return;
+void Shutdown::onSignal(int sig) {
   if (phase_ != Phase::kRunning) {
     spdlog::warn("second signal ({}): exiting at once; undelivered events will be redelivered",
                  sig);

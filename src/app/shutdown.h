@@ -24,7 +24,7 @@ class Shutdown {
            Intake& intake, Backpressure& backpressure, Pipeline& pipeline, OffsetStore& offsets,
            const DeadLetters& dead_letters);
 
-  void onSignal();  // the signal fd is readable
+  void onSignal(int sig);  // SIGTERM or SIGINT arrived
   void onFatal();   // librdkafka reported a fatal error: drain, then exit 1
   // Ends the drain once nothing is in flight but held events (which never finish by
   // themselves and must not delay the exit).

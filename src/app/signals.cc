@@ -13,6 +13,7 @@ void blockTerminationSignals() {
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);   // reload transforms; its default would end the process
   sigaddset(&mask, SIGPIPE);  // a sink closing its socket must not kill the process
   if (int rc = pthread_sigmask(SIG_BLOCK, &mask, nullptr); rc != 0) {
     throw std::system_error(rc, std::generic_category(), "pthread_sigmask");
@@ -25,6 +26,7 @@ TerminationSignals::TerminationSignals() {
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
   fd_.reset(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!fd_) throw std::system_error(errno, std::generic_category(), "signalfd");
 }

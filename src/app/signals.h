@@ -6,8 +6,8 @@
 
 namespace sluice {
 
-// Blocks SIGTERM/SIGINT (and SIGPIPE) for the whole process and exposes the termination
-// signals as a readable fd. Construct it before any thread starts (librdkafka's threads
+// Blocks SIGTERM/SIGINT/SIGHUP (and SIGPIPE) for the whole process and exposes the first
+// three as a readable fd (SIGHUP: reload transforms). Construct it before any thread starts (librdkafka's threads
 // inherit the mask), or a signal may land on a thread that cannot handle it.
 // Blocks them for the calling thread and every thread it starts later: call before anything
 // starts threads (the WebAssembly engine, when transforms load, starts some).

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -14,7 +15,11 @@ constexpr std::string_view kTag = "sluice-progress/1";
 constexpr Millis kLoadDeadline{5000};
 // How far a sink may move (events over all partitions) before its progress is written ahead
 // of its interval: a crash then costs it at most about this many redeliveries per member.
-constexpr std::int64_t kEagerEvents = 200;
+constexpr std::int64_t kEagerEvents = 100;
+// A sink's progress is written at least this often while it moves (or on the commit
+// interval, if shorter): each write is one small commit per sink, and each interval is what
+// a crash can cost that sink.
+constexpr Millis kWriteInterval{100};
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 14695981039346656037ull;
@@ -153,7 +158,7 @@ void SinkProgress::write(bool all) {
     });
     if (list->cnt == 0) continue;
     if (!all && now < next_due_[s] && moved < kEagerEvents) continue;
-    next_due_[s] = now + config_.kafka.commit_interval;
+    next_due_[s] = now + std::min<Millis>(config_.kafka.commit_interval, kWriteInterval);
     writing_[s] = true;
     pending_[sink_stores_[s]->commit(*list)] = std::move(pending);
   }

@@ -51,9 +51,9 @@ class SinkProgress {
   // Newly assigned partitions: reads each sink's progress for them.
   void load(const std::vector<PartitionStatePtr>& added);
   // Writes each sink's progress that moved since it was last written: all of it when `all`
-  // (a revoke), else a sink's once its interval (the commit interval) is up or once it moved
-  // a lot (kEagerEvents): at catch-up speed one interval is thousands of events, each sent
-  // again to that sink after a crash. Called often (kWriteTick).
+  // (a revoke), else a sink's once its interval (kWriteInterval, 100 ms) is up or once it
+  // moved 100 events (kEagerEvents): at catch-up speed one interval is thousands of events,
+  // each sent again to that sink after a crash. Called often (kWriteTick).
   void write(bool all);
   static constexpr Millis kWriteTick{50};
   // Takes Kafka's answers (fd() is readable).

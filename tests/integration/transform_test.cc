@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 #include <map>
 #include <string>
 
@@ -129,6 +131,81 @@ TEST(Transforms, AModuleThatIsNotATransformIsAConfigError) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("transform.module: "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("does not compile"), std::string::npos) << r.output;
+}
+
+// Hot reload: the module file is replaced 5 times (alternately faulty.wasm, which wraps the
+// body, and identity.wasm) while 50k events flow, then once with a broken file. Every event
+// is delivered once, with the body one version made (wrapped or unchanged, nothing else),
+// both versions are seen, and the broken file leaves the last good version running.
+TEST(Transforms, ModulesReplacedWhileEventsFlowLoseNothingAndRedoNothing) {
+  Pipeline pl("transform-reload", 1);
+  pl.startSink("a");
+  const std::string live = pl.dir() + "/live.wasm";
+  auto install = [&](const std::string& from) {
+    // As a deployment would: written beside, then renamed over the live file.
+    std::filesystem::copy_file(from, live + ".new",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(live + ".new", live);
+  };
+  install(module("faulty"));
+  ConfigOptions o;
+  o.extra = "transform:\n  module: " + live + "\n  workers: 2\n";
+  pl.startSluice(pl.writeConfig(o));
+
+  std::map<std::int64_t, std::string> body_at;
+  std::int64_t next_id = 0;
+  for (int round = 0; round < 6; ++round) {
+    std::vector<RawRecord> records;
+    for (int i = 0; i < 50'000 / 6; ++i, ++next_id) {
+      RawRecord r;
+      r.key = "k" + std::to_string(next_id);
+      r.value = R"({"id":)" + std::to_string(next_id) + "}";
+      records.push_back(std::move(r));
+    }
+    const auto offsets = produceRaw(pl.bootstrap(), pl.topic(), 0, records);
+    for (std::size_t i = 0; i < records.size(); ++i) body_at[offsets[i]] = records[i].value;
+    if (round < 5) install(module(round % 2 == 0 ? "identity" : "faulty"));
+    std::this_thread::sleep_for(700ms);
+  }
+  {
+    std::ofstream(live + ".new") << "not a module";
+    std::filesystem::rename(live + ".new", live);
+  }
+  const auto end = pl.end();
+  ASSERT_TRUE(waitFor([&] { return pl.committed() == end; }, 90s)) << "logs in " << pl.dir();
+  EXPECT_TRUE(waitFor([&] { return pl.sluiceLog(0).find("reload refused") != std::string::npos; },
+                      10s))
+      << pl.sluiceLog(0);
+  const auto records = pl.records(0);
+  EXPECT_EQ(records.duplicates(), 0u);
+  std::size_t wrapped = 0, plain = 0;
+  for (const auto& r : records.all) {
+    const std::string& body = body_at.at(r.offset);
+    if (r.body_hash == fnv1aHex(R"({"wrapped":)" + body + "}")) {
+      ++wrapped;
+    } else if (r.body_hash == fnv1aHex(body)) {
+      ++plain;
+    } else {
+      ADD_FAILURE() << "offset " << r.offset << ": a body no version makes";
+    }
+  }
+  EXPECT_EQ(wrapped + plain, body_at.size());
+  EXPECT_GT(wrapped, 0u);
+  EXPECT_GT(plain, 0u);
+  const std::string log = pl.sluiceLog(0);
+  std::size_t reloads = 0;
+  for (auto at = log.find("new version in force"); at != std::string::npos;
+       at = log.find("new version in force", at + 1)) {
+    ++reloads;
+  }
+  EXPECT_GE(reloads, 3u) << log;
+  // Still transforming after the broken file: an event now gets the last good version.
+  RawRecord last;
+  last.key = "last";
+  last.value = R"({"id":"last"})";
+  const auto at = produceRaw(pl.bootstrap(), pl.topic(), 0, {last});
+  ASSERT_TRUE(waitFor([&] { return pl.committed().at(0) == at[0] + 1; }, 30s));
+  stopGracefully(pl, 0);
 }
 
 }  // namespace

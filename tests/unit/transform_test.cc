@@ -500,3 +500,112 @@ TEST_F(TransformPoolTest, QueuedJobsCanBeWithdrawn) {
 
 }  // namespace
 }  // namespace sluice
+
+#include <filesystem>
+#include <fstream>
+
+#include "transform/transform_reloader.h"
+
+namespace sluice {
+namespace {
+
+// The reload state machine with a fake compiler: a module "compiles" unless its file starts
+// with "bad", and its version is the file's SHA-256.
+class ReloaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir);
+    write("one");
+    auto set = std::make_shared<TransformSet>();
+    TransformSlot slot;
+    slot.name = "pipeline";
+    compileFake(file, slot, false);
+    set->pipeline = slot;
+    current = set;
+    TransformReloader::Files files;
+    files.pipeline = file;
+    reloader = std::make_unique<TransformReloader>(
+        files,
+        [this](const std::string& f, TransformSlot& s, bool sink) {
+          ++compiles;
+          return compileFake(f, s, sink);
+        },
+        [this] { return current; },
+        [this](TransformSetPtr s) {
+          current = std::move(s);
+          ++publishes;
+        });
+    reloader->observe([this](const TransformReloader::Outcome& o) { outcomes.push_back(o.result); });
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  void write(const std::string& content) { std::ofstream(file, std::ios::trunc) << content; }
+  static std::string compileFake(const std::string& f, TransformSlot& slot, bool) {
+    std::ifstream in(f);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (content.rfind("bad", 0) == 0) return "does not compile: " + content;
+    slot.module = std::make_shared<const TransformModule>(WasmModulePtr(),
+                                                          TransformModule::Exports{},
+                                                          sha256Hex(content));
+    return "";
+  }
+  // Waits for the compile to finish and lets the reloader act on it (as the loop does).
+  void finish() {
+    for (int i = 0; i < 500 && reloader->busy(); ++i) {
+      pollfd p{reloader->fd(), POLLIN, 0};
+      if (::poll(&p, 1, 10) > 0) reloader->serve();
+    }
+  }
+  std::string version() const { return std::string(current->pipeline->module->version()); }
+
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "sluice-reloader-test";
+  std::string file = (dir / "t.wasm").string();
+  TransformSetPtr current;
+  std::unique_ptr<TransformReloader> reloader;
+  int compiles = 0;
+  int publishes = 0;
+  std::vector<std::string> outcomes;
+};
+
+TEST_F(ReloaderTest, AChangedModuleIsPublishedAnUnchangedOneIsNot) {
+  const std::string before = version();
+  reloader->request("test");
+  finish();
+  EXPECT_EQ(publishes, 0);  // same bytes: nothing compiled, nothing published
+  EXPECT_EQ(compiles, 0);
+  EXPECT_EQ(outcomes, std::vector<std::string>{"unchanged"});
+  write("two");
+  reloader->request("test");
+  finish();
+  EXPECT_EQ(publishes, 1);
+  EXPECT_NE(version(), before);
+  EXPECT_EQ(version(), sha256Hex("two").substr(0, 16));
+}
+
+TEST_F(ReloaderTest, ABrokenModuleLeavesTheRunningVersion) {
+  const TransformSetPtr before = current;
+  write("bad bytes");
+  reloader->request("test");
+  finish();
+  EXPECT_EQ(publishes, 0);
+  EXPECT_EQ(current, before);
+  EXPECT_EQ(outcomes, std::vector<std::string>{"failed"});
+  write("three");  // fixed: the next reload goes through
+  reloader->request("test");
+  finish();
+  EXPECT_EQ(publishes, 1);
+  EXPECT_EQ(version(), sha256Hex("three").substr(0, 16));
+}
+
+TEST_F(ReloaderTest, ARequestDuringACompileRunsOnceMoreAfterIt) {
+  write("four");
+  reloader->request("first");
+  write("five");
+  reloader->request("second");  // pending while the first compiles
+  finish();
+  finish();
+  EXPECT_EQ(version(), sha256Hex("five").substr(0, 16));
+  EXPECT_GE(publishes, 1);
+}
+
+}  // namespace
+}  // namespace sluice
