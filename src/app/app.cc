@@ -77,6 +77,13 @@ App::App(Config config, LoadedTransforms transforms)
     transform_stage_ =
         std::make_unique<TransformStage>(*transform_pool_, std::move(names), pinningFor(config_));
     pipeline_.add(*transform_stage_);
+    status_.watchTransforms(transform_pool_.get(), transform_stage_.get());
+    if (metrics_) {
+      transform_stage_->observe([this](const TransformStage::Outcome& o) {
+        metrics_->observeTransform(o.transform, o.result,
+                                   std::chrono::duration<double>(o.took).count());
+      });
+    }
     loop_.watch(transform_pool_->fd(), EPOLLIN, [this](std::uint32_t) {
       transform_stage_->serve();
       pipeline_.route();
@@ -209,6 +216,11 @@ void App::watchTransformModules() {
       },
       [this] { return transform_pool_->current(); },
       [this](TransformSetPtr set) { transform_pool_->publish(std::move(set)); });
+  if (metrics_) {
+    reloader_->observe([this](const TransformReloader::Outcome& o) {
+      metrics_->observeReload(o.transform, o.result);
+    });
+  }
   loop_.watch(reloader_->fd(), EPOLLIN, [this](std::uint32_t) { reloader_->serve(); });
   module_watcher_ = std::make_unique<ModuleWatcher>(watched);
   loop_.watch(module_watcher_->fd(), EPOLLIN, [this](std::uint32_t) {

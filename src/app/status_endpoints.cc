@@ -78,6 +78,15 @@ MetricsSnapshot StatusEndpoints::metricsSnapshot() const {
   s.rebalances = in_.consumer.counters().rebalances;
   s.commit_failures = in_.consumer.counters().commit_failures;
   s.kafka_brokers_up = in_.consumer.brokersUp();
+  if (transform_pool_ != nullptr && transform_stage_ != nullptr) {
+    if (const TransformSetPtr set = transform_pool_->current()) {
+      if (set->pipeline) s.transform_modules.emplace_back("pipeline", set->pipeline->module->sha256());
+      for (const auto& slot : set->sinks) {
+        if (slot) s.transform_modules.emplace_back(slot->name, slot->module->sha256());
+      }
+    }
+    s.transform_queue = transform_stage_->inside();
+  }
   return s;
 }
 

@@ -13,6 +13,8 @@
 #include "pipeline/backpressure.h"
 #include "pipeline/dead_letters.h"
 #include "pipeline/intake.h"
+#include "pipeline/transform_stage.h"
+#include "transform/transform_pool.h"
 
 namespace sluice {
 
@@ -54,6 +56,12 @@ class StatusEndpoints {
   // `metrics`: null when the status port is off (only samples are taken then).
   StatusEndpoints(Sources sources, Metrics* metrics) : in_(sources), metrics_(metrics) {}
 
+  // Transforms, when the config has any (they are made after this room).
+  void watchTransforms(const TransformPool* pool, const TransformStage* stage) {
+    transform_pool_ = pool;
+    transform_stage_ = stage;
+  }
+
   StatusServer::Response serve(std::string_view path) const;
   MetricsSnapshot metricsSnapshot() const;
   StatsSample sample() const;
@@ -61,6 +69,8 @@ class StatusEndpoints {
  private:
   Sources in_;
   Metrics* metrics_;
+  const TransformPool* transform_pool_ = nullptr;
+  const TransformStage* transform_stage_ = nullptr;
 };
 
 }  // namespace sluice

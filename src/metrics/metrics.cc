@@ -71,6 +71,14 @@ const std::map<std::string_view, std::string_view> kHelp = {
     {"sluice_kafka_brokers_up", "Kafka broker connections up (0: Kafka unreachable)"},
     {"sluice_commit_failures_total", "Offset commits that failed (retried by the next commit)"},
     {"sluice_build_info", "Always 1; the version is in the label"},
+    {"sluice_transform_duration_seconds",
+     "Time one transform took for one event on a worker thread, by transform"},
+    {"sluice_transform_results_total",
+     "Transform runs by transform and result (ok, dropped, routed, failed)"},
+    {"sluice_transform_reloads_total",
+     "Module reloads by transform and result (ok, unchanged, failed: the old version stays)"},
+    {"sluice_transform_module_info", "Always 1; the module in force per transform, by sha256"},
+    {"sluice_transform_queue_events", "Events waiting for a transform worker or inside one"},
 };
 
 std::string help(const std::string& name) { return std::string(kHelp.at(name)); }
@@ -115,6 +123,19 @@ struct Metrics::Impl {
   Family<Gauge>& brokers_up = gauges(*registry, "sluice_kafka_brokers_up");
   Family<Counter>& commit_failures = counters(*registry, "sluice_commit_failures_total");
   Family<Gauge>& build_info = gauges(*registry, "sluice_build_info");
+  Family<Histogram>& transform_latency =
+      histograms(*registry, "sluice_transform_duration_seconds");
+  Family<Counter>& transform_results = counters(*registry, "sluice_transform_results_total");
+  Family<Counter>& transform_reloads = counters(*registry, "sluice_transform_reloads_total");
+  Family<Gauge>& transform_module = gauges(*registry, "sluice_transform_module_info");
+  Family<Gauge>& transform_queue = gauges(*registry, "sluice_transform_queue_events");
+  // Looked up without allocating: a transform result is counted per event.
+  struct TransformSeries {
+    prometheus::Histogram* latency = nullptr;
+    std::map<std::string_view, prometheus::Counter*> results;  // keys: static strings
+  };
+  std::map<std::string, TransformSeries, std::less<>> transform_series;
+  std::map<std::string, std::pair<std::string, prometheus::Gauge*>> module_series;
 
   // Series of the partitions this process owns; a partition it no longer owns must vanish,
   // or sums over replicas would count it twice.
@@ -184,6 +205,26 @@ void Metrics::observeDelivery(std::uint32_t sink, double seconds) {
 
 void Metrics::observeEndToEnd(double seconds) { impl_->e2e->Observe(seconds); }
 
+void Metrics::observeTransform(std::string_view transform, const char* result, double seconds) {
+  Impl& m = *impl_;
+  auto it = m.transform_series.find(transform);
+  if (it == m.transform_series.end()) {
+    static const prometheus::Histogram::BucketBoundaries kBuckets{
+        0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+        0.005,   0.01,     0.025,   0.05,   0.1,     0.25,   0.5,   1,     2.5};
+    it = m.transform_series.emplace(std::string(transform), Impl::TransformSeries{}).first;
+    it->second.latency = &m.transform_latency.Add({{"transform", it->first}}, kBuckets);
+  }
+  it->second.latency->Observe(seconds);
+  auto& c = it->second.results[result];
+  if (c == nullptr) c = &m.transform_results.Add({{"transform", it->first}, {"result", result}});
+  c->Increment();
+}
+
+void Metrics::observeReload(const std::string& transform, const char* result) {
+  impl_->transform_reloads.Add({{"transform", transform}, {"result", result}}).Increment();
+}
+
 void Metrics::observeCompletedRecord(std::int64_t record_timestamp_ms) {
   if (record_timestamp_ms < 0) return;
   const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -227,6 +268,17 @@ std::string Metrics::render(const MetricsSnapshot& s) {
   mirror(m.rebalances.Add({}), s.rebalances);
   if (s.kafka_brokers_up >= 0) m.brokers_up.Add({}).Set(s.kafka_brokers_up);
   mirror(m.commit_failures.Add({}), s.commit_failures);
+  for (const auto& [transform, sha] : s.transform_modules) {
+    auto& [shown, gauge] = m.module_series[transform];
+    if (shown == sha && gauge != nullptr) continue;
+    if (gauge != nullptr) m.transform_module.Remove(gauge);  // the old version's series goes
+    gauge = &m.transform_module.Add({{"transform", transform}, {"sha256", sha}});
+    gauge->Set(1);
+    shown = sha;
+  }
+  if (!s.transform_modules.empty()) {
+    m.transform_queue.Add({}).Set(static_cast<double>(s.transform_queue));
+  }
   return prometheus::TextSerializer().Serialize(m.registry->Collect());
 }
 

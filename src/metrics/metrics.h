@@ -4,6 +4,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sluice {
@@ -40,6 +42,9 @@ struct MetricsSnapshot {
   std::uint64_t rebalances = 0;
   std::uint64_t commit_failures = 0;
   int kafka_brokers_up = -1;  // -1: not known yet
+  // Transforms in force: (transform, module sha256), and events waiting for or inside one.
+  std::vector<std::pair<std::string, std::string>> transform_modules;
+  std::uint64_t transform_queue = 0;
 };
 
 // The Prometheus side of sluice (prefix sluice_), the only place that includes prometheus-cpp.
@@ -56,6 +61,12 @@ class Metrics {
   void observeEndToEnd(double seconds);  // record timestamp -> every sink accepted
   // The same, from the record's Kafka timestamp (ms since the epoch; negative: none) to now.
   void observeCompletedRecord(std::int64_t record_timestamp_ms);
+
+  // One transform run (transform: "pipeline" or a sink's name; result: ok, dropped, routed,
+  // failed) and one reload outcome (ok, unchanged, failed), as they happen (loop thread).
+  // `result` must be a string literal (kept as a key).
+  void observeTransform(std::string_view transform, const char* result, double seconds);
+  void observeReload(const std::string& transform, const char* result);
 
   // Prometheus text exposition format (version 0.0.4).
   std::string render(const MetricsSnapshot& snapshot);

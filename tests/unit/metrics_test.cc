@@ -52,3 +52,35 @@ TEST(Metrics, PartitionSeriesFollowTheAssignment) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(Metrics, TransformRunsReloadsAndTheModuleInForce) {
+  Metrics metrics({"a"}, "1.2.3");
+  metrics.observeTransform("pipeline", "ok", 0.0002);
+  metrics.observeTransform("pipeline", "ok", 0.0003);
+  metrics.observeTransform("pipeline", "failed", 0.2);
+  metrics.observeTransform("a", "dropped", 0.00001);
+  metrics.observeReload("pipeline", "failed");
+  MetricsSnapshot s;
+  s.sinks.resize(1);
+  s.transform_modules = {{"pipeline", "aaa"}};
+  s.transform_queue = 7;
+  std::string text = metrics.render(s);
+  EXPECT_TRUE(has(text, "sluice_transform_results_total{result=\"ok\",transform=\"pipeline\"} 2"));
+  EXPECT_TRUE(has(text, "sluice_transform_results_total{result=\"failed\",transform=\"pipeline\"} 1"));
+  EXPECT_TRUE(has(text, "sluice_transform_results_total{result=\"dropped\",transform=\"a\"} 1"));
+  EXPECT_TRUE(has(text, "sluice_transform_duration_seconds_count{transform=\"pipeline\"} 3"));
+  EXPECT_TRUE(has(text, "sluice_transform_reloads_total{result=\"failed\",transform=\"pipeline\"} 1"));
+  EXPECT_TRUE(has(text, "sluice_transform_module_info{sha256=\"aaa\",transform=\"pipeline\"} 1"));
+  EXPECT_TRUE(has(text, "sluice_transform_queue_events 7"));
+  // A reload: the old module's series goes, the new one's comes.
+  s.transform_modules = {{"pipeline", "bbb"}};
+  text = metrics.render(s);
+  EXPECT_FALSE(has(text, "sha256=\"aaa\"")) << text;
+  EXPECT_TRUE(has(text, "sluice_transform_module_info{sha256=\"bbb\",transform=\"pipeline\"} 1"));
+}
+
+}  // namespace
+}  // namespace sluice
