@@ -1,10 +1,12 @@
 // Throughput benchmark: a backlog of events already in Kafka, three recording sinks, and the
 // real sluice binary; prints events/s through all sinks, sluice's CPU time and peak RSS.
 //   throughput_bench [--events N] [--partitions P] [--bytes B] [--sink-flags "..."]
+//                    [--transform build/transforms/heavy.wasm --workers 2]
 #include <CLI/CLI.hpp>
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -33,6 +35,13 @@ int main(int argc, char** argv) {
                  "KEY=VALUE under kafka.properties (repeatable), e.g. queued.max.messages.kbytes=4096");
   cli.add_option("--delivery-yaml", delivery,
                  "extra keys inside delivery:, each line indented two spaces");
+  std::string transform;
+  cli.add_option("--transform", transform,
+                 "a pipeline transform module (e.g. build/transforms/identity.wasm)");
+  std::string transform_config;
+  cli.add_option("--transform-config", transform_config, "its config, as YAML flow, e.g. {size: 48}");
+  std::uint32_t workers = 0;
+  cli.add_option("--workers", workers, "transform worker threads (default: the cores)");
   CLI11_PARSE(cli, argc, argv);
 
   Pipeline pl("bench", partitions);
@@ -64,6 +73,11 @@ int main(int argc, char** argv) {
     }
     options.kafka_properties[p.substr(0, eq)] = p.substr(eq + 1);
   }
+  if (!transform.empty()) {
+    options.extra += "transform:\n  module: " + std::filesystem::absolute(transform).string() +
+                     "\n  workers: " + std::to_string(workers) + "\n";
+    if (!transform_config.empty()) options.extra += "  config: " + transform_config + "\n";
+  }
   const auto i = pl.startSluice(pl.writeConfig(options));
   const pid_t pid = pl.sluice(i).pid();
   long rss = 0;
@@ -83,6 +97,10 @@ int main(int argc, char** argv) {
   bool complete = all;
   for (std::size_t s = 0; s < 3; ++s) complete = complete && pl.sinkHasAll(s, expected);
 
+  if (!transform.empty()) {
+    std::cout << "transform: " << transform << " on "
+              << (workers ? std::to_string(workers) : std::string("all the cores'")) << " worker(s)\n";
+  }
   std::cout << "backlog: " << events << " events of ~" << bytes << " B on " << partitions
             << " partitions (produced in " << produce_s << " s)\n"
             << "delivered to 3 sinks: " << (complete ? "all" : "NOT ALL") << " in " << secs

@@ -31,12 +31,7 @@ DeadLetterProducer::DeadLetterProducer(const KafkaConfig& kafka, const DeadLette
   RdConfPtr conf(rd_kafka_conf_new());
   set(conf.get(), "client.id", "sluice-dlq");
   // The consumer's security settings (SASL, SSL) usually apply to the producer too.
-  for (const auto& [key, value] : kafka.properties) {
-    if (key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0 ||
-        key.rfind("ssl.", 0) == 0) {
-      set(conf.get(), key, value);
-    }
-  }
+  copySecurityProperties(conf.get(), kafka.properties, "dead_letter");
   for (const auto& [key, value] : config.properties) set(conf.get(), key, value);
   set(conf.get(), "bootstrap.servers", kafka.brokers);
   set(conf.get(), "enable.idempotence", "true");

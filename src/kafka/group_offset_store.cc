@@ -27,12 +27,7 @@ void ignoreError(rd_kafka_t*, int, const char*, void*) {}
 RdKafkaPtr openHandle(const KafkaConfig& kafka, const std::string& group) {
   RdConfPtr conf(rd_kafka_conf_new());
   set(conf.get(), "client.id", "sluice-progress");
-  for (const auto& [key, value] : kafka.properties) {
-    if (key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0 ||
-        key.rfind("ssl.", 0) == 0) {
-      set(conf.get(), key, value);
-    }
-  }
+  copySecurityProperties(conf.get(), kafka.properties, "kafka (sink progress)");
   set(conf.get(), "bootstrap.servers", kafka.brokers);
   set(conf.get(), "group.id", group);
   set(conf.get(), "enable.auto.commit", "false");

@@ -16,6 +16,16 @@ void setConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& v
   }
 }
 
+void copySecurityProperties(rd_kafka_conf_t* conf, const std::map<std::string, std::string>& from,
+                            const char* what) {
+  for (const auto& [key, value] : from) {
+    if (key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0 ||
+        key.rfind("ssl.", 0) == 0) {
+      setConf(conf, key, value, what);
+    }
+  }
+}
+
 void logToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
   // librdkafka uses syslog levels.
   const auto lvl = level <= 3   ? spdlog::level::err

@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,11 @@ using RdPartitionListPtr =
 // bad key or value (start-up only).
 void setConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
              const char* what);
+
+// The consumer's security.*, sasl.* and ssl.* properties onto another handle's `conf` (the
+// dead-letter producer's, the sink-progress handles'): the same brokers, the same credentials.
+void copySecurityProperties(rd_kafka_conf_t* conf, const std::map<std::string, std::string>& from,
+                            const char* what);
 
 // A log callback (rd_kafka_conf_set_log_cb) that writes librdkafka's lines to sluice's log,
 // named by client ("sluice#consumer-1", "sluice-dlq#producer-2"); without one they reach

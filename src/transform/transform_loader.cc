@@ -9,17 +9,13 @@
 #include "transform/transform_instance.h"
 
 namespace sluice {
-namespace {
-
-std::optional<std::string> readFile(const std::string& file) {
+std::optional<std::string> readModuleFile(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return std::nullopt;
   std::ostringstream bytes;
   bytes << in.rdbuf();
   return std::move(bytes).str();
 }
-
-}  // namespace
 
 bool hasTransforms(const Config& config) {
   return config.transform ||
@@ -37,7 +33,7 @@ TransformLimits limitsOf(const TransformConfig& t) {
 
 std::string compileSlot(const WasmEngine& engine, const std::string& file, TransformSlot& slot,
                         bool sink_transform) {
-  const auto wasm = readFile(file);
+  const auto wasm = readModuleFile(file);
   if (!wasm) return "cannot read " + file;
   auto compiled = TransformModule::compile(engine, *wasm);
   if (auto* why = std::get_if<std::string>(&compiled)) return file + ": " + *why;

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,5 +31,7 @@ std::string compileSlot(const WasmEngine& engine, const std::string& file, Trans
                         bool sink_transform);
 
 TransformLimits limitsOf(const TransformConfig& t);
+// A module file's bytes, or nullopt if it cannot be read.
+std::optional<std::string> readModuleFile(const std::string& file);
 
 }  // namespace sluice

@@ -4,21 +4,18 @@
 #include <sys/eventfd.h>
 
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
+#include "transform/transform_loader.h"
 #include "transform/transform_module.h"
 
 namespace sluice {
 namespace {
 
 std::optional<std::string> fileSha(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return sha256Hex(std::move(bytes).str());
+  const auto bytes = readModuleFile(file);
+  if (!bytes) return std::nullopt;
+  return sha256Hex(*bytes);
 }
 
 }  // namespace
