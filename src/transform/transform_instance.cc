@@ -33,17 +33,20 @@ wasm_trap_t* trap(std::string_view message) {
 // A header a transform may set: an HTTP token for a name, no control characters in the value
 // (a CR or LF would let a module write headers or requests of its own), and none of the
 // headers sluice or HTTP itself owns.
+// (Messages are appended, not built with operator+ on a literal: GCC 12 at -O3 reports a
+// false -Wrestrict on that.)
 std::optional<std::string> headerProblem(std::string_view name, std::string_view value) {
   static constexpr std::string_view kTokenSpecials = "!#$%&'*+-.^_`|~";
   if (name.empty()) return "an empty name";
+  std::string why(name);
   for (const char c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && kTokenSpecials.find(c) == std::string_view::npos) {
-      return "\"" + std::string(name) + "\" is not a header name";
+      return why.append(" is not a header name");
     }
   }
   for (const char c : value) {
     if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
-      return "the value of " + std::string(name) + " has a control character";
+      return why.append(": its value has a control character");
     }
   }
   std::string lower(name);
@@ -53,7 +56,7 @@ std::optional<std::string> headerProblem(std::string_view name, std::string_view
                                                 "content-type"};
   if (lower.rfind("sluice-", 0) == 0 ||
       std::find(std::begin(kOwned), std::end(kOwned), lower) != std::end(kOwned)) {
-    return std::string(name) + " is sluice's to set";
+    return why.append(" is sluice's to set");
   }
   return std::nullopt;
 }
