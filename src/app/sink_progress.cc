@@ -132,7 +132,9 @@ void SinkProgress::write(bool all) {
   if (!group_store_ || consumer_.brokersUp() == 0) return;
   const TimePoint now = scheduler_.now();
   for (std::size_t s = 0; s < sink_stores_.size(); ++s) {
-    if (writing_[s]) continue;
+    // At a revoke even with a write on its way: the store sends them in order, and this one
+    // is the partition's last word from this member.
+    if (writing_[s] && !all) continue;
     Pending pending{0, static_cast<int>(s), {}};
     std::int64_t moved = 0;
     RdPartitionListPtr list(rd_kafka_topic_partition_list_new(0));

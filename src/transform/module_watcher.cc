@@ -25,9 +25,9 @@ ModuleWatcher::ModuleWatcher(const std::vector<std::string>& files)
       if (wd < 0) throw std::system_error(errno, std::generic_category(), "inotify_add_watch " + dir);
       it = watch_by_dir.emplace(dir, wd).first;
     }
-    names_by_watch[it->second].insert(p.filename().string());
+    names_by_watch_[it->second].insert(p.filename().string());
     // A ConfigMap mount: the files are symlinks through "..data", which is swapped.
-    names_by_watch[it->second].insert("..data");
+    names_by_watch_[it->second].insert("..data");
   }
 }
 
@@ -40,8 +40,8 @@ bool ModuleWatcher::changed() {
     for (ssize_t at = 0; at < n;) {
       const auto* ev = reinterpret_cast<const inotify_event*>(buf.data() + at);
       if (ev->len > 0) {
-        auto it = names_by_watch.find(ev->wd);
-        if (it != names_by_watch.end() && it->second.contains(ev->name)) relevant = true;
+        auto it = names_by_watch_.find(ev->wd);
+        if (it != names_by_watch_.end() && it->second.contains(ev->name)) relevant = true;
       }
       at += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
     }

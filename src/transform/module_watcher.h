@@ -22,7 +22,7 @@ class ModuleWatcher {
 
  private:
   UniqueFd fd_;
-  std::map<int, std::set<std::string>> names_by_watch;  // folder watch -> file names in it
+  std::map<int, std::set<std::string>> names_by_watch_;  // folder watch -> file names in it
 };
 
 }  // namespace sluice

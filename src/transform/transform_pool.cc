@@ -179,7 +179,9 @@ void TransformPool::run(TransformJob& job, std::vector<std::unique_ptr<Transform
   }
   job.sinks.resize(set.sinks.size());
   job.sinks_took.resize(set.sinks.size());
-  const auto& routes = job.pipeline ? job.pipeline->routes : std::vector<std::string>{};
+  // Not a conditional with a temporary: that would copy the routes for every event.
+  static const std::vector<std::string> kNoRoutes;
+  const auto& routes = job.pipeline ? job.pipeline->routes : kNoRoutes;
   for (std::size_t s = 0; s < set.sinks.size(); ++s) {
     if (!set.sinks[s]) continue;
     const TransformSlot& slot = *set.sinks[s];
