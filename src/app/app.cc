@@ -21,8 +21,21 @@ std::unique_ptr<Metrics> makeMetrics(const Config& c) {
   return std::make_unique<Metrics>(names, SLUICE_VERSION);
 }
 
-// Which worker an event's transforms run on: the order a sink asks for is kept by sending a
-// partition's (or a key's) events to one worker.
+// Which worker a transform of an event runs on: the order a sink asks for is kept by sending
+// a partition's (or a key's) events to one worker. The pipeline transform serves every sink,
+// so it keeps the strictest order any sink asks for.
+TransformStage::Pinning pinningFor(Ordering ordering) {
+  switch (ordering) {
+    case Ordering::kPartition:
+      return TransformStage::Pinning::kPartition;
+    case Ordering::kKey:
+      return TransformStage::Pinning::kKey;
+    case Ordering::kUnordered:
+      break;
+  }
+  return TransformStage::Pinning::kNone;
+}
+
 TransformStage::Pinning pinningFor(const Config& c) {
   auto pinning = TransformStage::Pinning::kNone;
   for (const auto& s : c.sinks) {
@@ -72,20 +85,36 @@ App::App(Config config, LoadedTransforms transforms)
   if (transforms_.set) {
     transform_pool_ = std::make_unique<TransformPool>(*transforms_.engine, transforms_.workers);
     transform_pool_->publish(transforms_.set);
-    std::vector<std::string> names;
-    for (const auto& s : config_.sinks) names.push_back(s.name);
-    transform_stage_ =
-        std::make_unique<TransformStage>(*transform_pool_, std::move(names), pinningFor(config_));
-    pipeline_.add(*transform_stage_);
-    status_.watchTransforms(transform_pool_.get(), transform_stage_.get());
-    if (metrics_) {
-      transform_stage_->observe([this](const TransformStage::Outcome& o) {
+    const auto observe = [this](const TransformOutcome& o) {
+      if (metrics_) {
         metrics_->observeTransform(o.transform, o.result,
                                    std::chrono::duration<double>(o.took).count());
-      });
+      }
+    };
+    if (transforms_.set->pipeline) {
+      std::vector<std::string> names;
+      for (const auto& s : config_.sinks) names.push_back(s.name);
+      transform_stage_ =
+          std::make_unique<TransformStage>(*transform_pool_, std::move(names), pinningFor(config_));
+      transform_stage_->observe(observe);
+      pipeline_.add(*transform_stage_);
     }
+    std::vector<TransformStage::Pinning> sink_pinning;
+    bool sink_transforms = false;
+    for (const auto& s : config_.sinks) {
+      sink_transforms |= s.transform.has_value();
+      sink_pinning.push_back(pinningFor(s.ordering));
+    }
+    if (sink_transforms) dispatch_.transformSinks(*transform_pool_, sink_pinning).observe(observe);
+    status_.watchTransforms(transform_pool_.get(), transform_stage_.get(), dispatch_.sinkTransforms());
     loop_.watch(transform_pool_->fd(), EPOLLIN, [this](std::uint32_t) {
-      transform_stage_->serve();
+      for (auto& job : transform_pool_->take()) {
+        if (job->forSink()) {
+          dispatch_.sinkTransforms()->apply(std::move(job));
+        } else {
+          transform_stage_->apply(std::move(job));
+        }
+      }
       pipeline_.route();
     });
     watchTransformModules();
@@ -152,6 +181,7 @@ App::~App() {
   sink_progress_.close();
   reloader_.reset();  // waits for a compile under way
   transform_pool_.reset();
+  dispatch_.stopTransforms();
 }
 
 int App::run() {

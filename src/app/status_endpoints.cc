@@ -78,14 +78,16 @@ MetricsSnapshot StatusEndpoints::metricsSnapshot() const {
   s.rebalances = in_.consumer.counters().rebalances;
   s.commit_failures = in_.consumer.counters().commit_failures;
   s.kafka_brokers_up = in_.consumer.brokersUp();
-  if (transform_pool_ != nullptr && transform_stage_ != nullptr) {
+  if (transform_pool_ != nullptr) {
     if (const TransformSetPtr set = transform_pool_->current()) {
       if (set->pipeline) s.transform_modules.emplace_back("pipeline", set->pipeline->module->sha256());
       for (const auto& slot : set->sinks) {
         if (slot) s.transform_modules.emplace_back(slot->name, slot->module->sha256());
       }
     }
-    s.transform_queue = transform_stage_->inside();
+    // Events waiting for or inside the pipeline transform, and sink transforms' jobs.
+    s.transform_queue = (transform_stage_ ? transform_stage_->inside() : 0) +
+                        (sink_transforms_ ? sink_transforms_->inside() : 0);
   }
   return s;
 }

@@ -13,6 +13,7 @@
 #include "pipeline/backpressure.h"
 #include "pipeline/dead_letters.h"
 #include "pipeline/intake.h"
+#include "pipeline/sink_transforms.h"
 #include "pipeline/transform_stage.h"
 #include "transform/transform_pool.h"
 
@@ -57,9 +58,12 @@ class StatusEndpoints {
   StatusEndpoints(Sources sources, Metrics* metrics) : in_(sources), metrics_(metrics) {}
 
   // Transforms, when the config has any (they are made after this room).
-  void watchTransforms(const TransformPool* pool, const TransformStage* stage) {
+  // `stage`, `sinks`: null when there is no pipeline transform, no sink transform.
+  void watchTransforms(const TransformPool* pool, const TransformStage* stage,
+                       const SinkTransforms* sinks) {
     transform_pool_ = pool;
     transform_stage_ = stage;
+    sink_transforms_ = sinks;
   }
 
   StatusServer::Response serve(std::string_view path) const;
@@ -71,6 +75,7 @@ class StatusEndpoints {
   Metrics* metrics_;
   const TransformPool* transform_pool_ = nullptr;
   const TransformStage* transform_stage_ = nullptr;
+  const SinkTransforms* sink_transforms_ = nullptr;
 };
 
 }  // namespace sluice

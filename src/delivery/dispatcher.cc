@@ -62,6 +62,7 @@ void Dispatcher::dispatch(EventPtr event) {
     return;
   }
   events_.emplace(id, EventEntry{std::move(event), pending});
+  std::vector<std::uint32_t> to_prepare;  // sinks whose transform shapes the event first
   for (std::uint32_t s = 0; s < n; ++s) {
     if (hadIt(s)) {
       ++sinks_[s].counters.skipped;
@@ -70,18 +71,71 @@ void Dispatcher::dispatch(EventPtr event) {
     }
     const std::uint64_t token = tokenOf(id, s);
     Delivery& d = deliveries_.emplace(token, Delivery{id, s}).first->second;
-    d.single = ev.hasHeadersFor(s);
     SinkRuntime& rt = sinks_[s];
-    ++rt.waiting;
     rt.backlog_bytes += ev.bodyFor(s).size();
+    bool lane_head = true;
     if (auto lane = laneOf(rt, ev)) {
+      // A delivery still being shaped takes its place in the lane now: the order is the
+      // partition's, not the order the transforms finish in.
       auto& queue = rt.lanes[*lane];
       queue.push_back(token);
-      if (queue.size() > 1) continue;  // waits until the one before it is finished
+      lane_head = queue.size() == 1;
     }
-    rt.ready.push_back(token);
+    if (rt.settings.prepared && preparer_) {
+      d.state = DeliveryState::kPreparing;
+      ++rt.preparing;
+      to_prepare.push_back(s);
+      continue;
+    }
+    ++rt.waiting;
+    if (lane_head) rt.ready.push_back(token);  // otherwise it waits for the one before it
   }
+  // After the bookkeeping above: a preparer may answer at once.
+  for (const std::uint32_t s : to_prepare) preparer_(tokenOf(id, s), ev, s);
   for (std::uint32_t s = 0; s < n; ++s) pump(s);
+}
+
+bool Dispatcher::prepared(std::uint64_t token, Preparation p) {
+  auto it = deliveries_.find(token);
+  if (it == deliveries_.end() || it->second.state != DeliveryState::kPreparing) return false;
+  Delivery& d = it->second;
+  const std::uint32_t sink = d.sink;
+  SinkRuntime& rt = sinks_[sink];
+  Event& ev = *events_.at(d.event_id).event;
+  --rt.preparing;
+  switch (p.kind) {
+    case Preparation::Kind::kSkip:
+      ++rt.counters.skipped;
+      if (ev.partition) ev.partition->sinkDone(sink, ev.offset);
+      finishDelivery(token);
+      break;
+    case Preparation::Kind::kFail:
+      ++rt.counters.gave_up;
+      ev.failures.push_back(SinkFailure{rt.settings.name, "transform_failed", 0,
+                                        std::move(p.error), 0});
+      finishDelivery(token);
+      break;
+    case Preparation::Kind::kSend: {
+      rt.backlog_bytes -= ev.bodyFor(sink).size();
+      if (!ev.transforms) ev.transforms = std::make_unique<EventTransforms>();
+      if (ev.transforms->sinks.size() < sinks_.size()) ev.transforms->sinks.resize(sinks_.size());
+      auto& shaped = ev.transforms->sinks[sink];
+      shaped.body = std::move(p.body);
+      shaped.headers = std::move(p.headers);
+      rt.backlog_bytes += ev.bodyFor(sink).size();
+      d.state = DeliveryState::kQueued;
+      ++rt.waiting;
+      bool lane_head = true;
+      if (auto lane = laneOf(rt, ev)) {
+        auto lit = rt.lanes.find(*lane);
+        lane_head = lit == rt.lanes.end() || lit->second.front() == token;
+      }
+      if (lane_head) rt.ready.push_back(token);
+      pump(sink);
+      break;
+    }
+  }
+  return true;
 }
 
 void Dispatcher::hold(bool held) {
@@ -148,6 +202,7 @@ std::vector<std::uint64_t> Dispatcher::takeBatch(SinkRuntime& rt, std::uint64_t 
     const std::size_t more_keys = keyListGrowth(ev.idempotency_key.size(), false);
     const std::size_t more_offsets = offsetListGrowth(ev.offset, false);
     if (it->second.single || ev.partition != head.partition ||
+        !ev.sameHeadersFor(first_delivery.sink, head) ||
         bytes + ev.bodyFor(first_delivery.sink).size() > rt.settings.batch_max_bytes ||
         key_bytes + more_keys > header_limit || offset_bytes + more_offsets > header_limit) {
       break;
@@ -185,13 +240,13 @@ void Dispatcher::start(std::uint32_t sink, std::vector<std::uint64_t> tokens) {
   req.attempt = first.attempt;
   Request& r = requests_[id];
   r.sink = sink;
+  if (ev.transforms) {  // a batch's events all have the same headers (takeBatch)
+    req.headers = &ev.headers();
+    req.more_headers = &ev.headersFor(sink);
+  }
   if (tokens.size() == 1) {
     req.body = ev.bodyFor(sink);  // zero-copy: the event outlives the request
     req.idempotency_key = ev.idempotency_key;
-    if (ev.transforms) {
-      req.headers = &ev.transforms->headers;
-      if (sink < ev.transforms->sinks.size()) req.more_headers = &ev.transforms->sinks[sink].headers;
-    }
   } else {
     std::vector<BatchItem> items;
     items.reserve(tokens.size());
@@ -305,12 +360,17 @@ void Dispatcher::finishDelivery(std::uint64_t token) {
     auto lit = rt.lanes.find(*lane);
     if (lit != rt.lanes.end()) {
       auto& queue = lit->second;
-      if (!queue.empty() && queue.front() == token) queue.pop_front();
-      if (queue.empty()) {
-        rt.lanes.erase(lit);
+      if (!queue.empty() && queue.front() == token) {
+        queue.pop_front();
+        // The next event of this lane may go now, unless its transform is still at work
+        // (prepared() queues it then).
+        if (!queue.empty() && deliveries_.at(queue.front()).state != DeliveryState::kPreparing) {
+          rt.ready.push_back(queue.front());
+        }
       } else {
-        rt.ready.push_back(queue.front());  // the next event of this lane may go now
+        std::erase(queue, token);  // skipped or failed by its transform before its turn
       }
+      if (queue.empty()) rt.lanes.erase(lit);
     }
   }
   if (--eit->second.pending_sinks > 0) return;
@@ -349,6 +409,9 @@ void Dispatcher::dropDelivery(std::uint64_t token) {
       break;
     case DeliveryState::kQueued:
       --rt.waiting;  // its token is skipped when the ready queue reaches it
+      break;
+    case DeliveryState::kPreparing:
+      --rt.preparing;  // its transform's result finds no delivery and goes nowhere
       break;
   }
   deliveries_.erase(it);

@@ -43,6 +43,8 @@ class Dispatcher final : public HttpResponseHandler {
     // Each of the Sluice-Idempotency-Keys and Sluice-Source-Offsets lines: common servers
     // refuse header lines over 8 KiB.
     std::size_t batch_max_header_bytes = 7 * 1024;
+    // Each event is shaped for this sink (its transform) before it is sent: see prepareWith.
+    bool prepared = false;
   };
   using DoneCallback = std::function<void(EventPtr)>;
 
@@ -57,6 +59,21 @@ class Dispatcher final : public HttpResponseHandler {
   // Called for every finished HTTP attempt (metrics); optional.
   using AttemptObserver = std::function<void(std::uint32_t sink, const HttpResponse&)>;
   void observeAttempts(AttemptObserver observer) { observer_ = std::move(observer); }
+
+  // What a sink's transform made of an event (its result, given back through prepared()).
+  struct Preparation {
+    enum class Kind { kSend, kSkip, kFail } kind = Kind::kSend;
+    std::optional<std::string> body;  // replaces the body for this sink
+    HttpHeaders headers;              // this sink's own
+    std::string error;                // kFail: why (the event goes to the dead letters)
+  };
+  // Asked, on dispatch, to shape an event for each sink marked `prepared` (off the loop, on
+  // a transform worker); the delivery waits for prepared(token, ...) while the other sinks
+  // go on. The event stays where it is, unchanged, until then or until it is abandoned.
+  using Preparer = std::function<void(std::uint64_t token, const Event& event, std::uint32_t sink)>;
+  void prepareWith(Preparer preparer) { preparer_ = std::move(preparer); }
+  // Returns false when the delivery is gone (its partition was abandoned meanwhile).
+  bool prepared(std::uint64_t token, Preparation preparation);
 
   // Sends the event to every sink, except those that already had it (the event's offset is
   // below the sink's progress loaded for its partition, PartitionState::resume_below).
@@ -77,7 +94,8 @@ class Dispatcher final : public HttpResponseHandler {
   const std::string& sinkName(std::size_t i) const { return sinks_[i].settings.name; }
   const SinkCounters& counters(std::size_t i) const { return sinks_[i].counters; }
   std::size_t sinkBacklog(std::size_t i) const {
-    return sinks_[i].waiting + sinks_[i].in_flight_events + sinks_[i].backing_off;
+    return sinks_[i].preparing + sinks_[i].waiting + sinks_[i].in_flight_events +
+           sinks_[i].backing_off;
   }
   // Requests in flight (a batch is one).
   std::uint32_t sinkInFlight(std::size_t i) const { return sinks_[i].in_flight; }
@@ -96,7 +114,7 @@ class Dispatcher final : public HttpResponseHandler {
   void onResponse(std::uint64_t token, const HttpResponse& response) override;
 
  private:
-  enum class DeliveryState { kQueued, kInFlight, kBackingOff };
+  enum class DeliveryState { kPreparing, kQueued, kInFlight, kBackingOff };
   struct Delivery {
     std::uint64_t event_id;
     std::uint32_t sink;
@@ -139,7 +157,8 @@ class Dispatcher final : public HttpResponseHandler {
     Backoff backoff;
     std::deque<std::uint64_t> ready;  // tokens waiting for a window slot
     std::unordered_map<LaneKey, std::deque<std::uint64_t>, LaneKeyHash> lanes;
-    std::size_t waiting = 0;  // queued in `ready` or behind a lane head
+    std::size_t preparing = 0;  // waiting for the sink's transform
+    std::size_t waiting = 0;    // queued in `ready` or behind a lane head
     std::uint32_t in_flight = 0;         // requests: the window counts these
     std::size_t in_flight_events = 0;  // deliveries in those requests
     std::uint32_t backing_off = 0;
@@ -178,6 +197,7 @@ class Dispatcher final : public HttpResponseHandler {
   bool held_ = false;
   DoneCallback on_done_;
   AttemptObserver observer_;
+  Preparer preparer_;
   std::unordered_map<std::uint64_t, EventEntry> events_;
   std::unordered_map<std::uint64_t, Delivery> deliveries_;
   std::unordered_map<std::uint64_t, Request> requests_;  // by the transport's token

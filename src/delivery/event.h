@@ -68,12 +68,20 @@ struct Event {
   bool skips(std::size_t s) const {
     return transforms && s < transforms->sinks.size() && transforms->sinks[s].skip;
   }
-  // Whether requests to sink `s` carry headers of a transform (such an event is never
-  // batched: a batch has one set of headers).
-  bool hasHeadersFor(std::size_t s) const {
-    return transforms && (!transforms->headers.empty() ||
-                          (s < transforms->sinks.size() && !transforms->sinks[s].headers.empty()));
+  // The headers of a transform that requests to sink `s` carry: every sink's, then the
+  // sink's own (the same name replaces).
+  const HttpHeaders& headers() const { return transforms ? transforms->headers : kNoHeaders; }
+  const HttpHeaders& headersFor(std::size_t s) const {
+    return transforms && s < transforms->sinks.size() ? transforms->sinks[s].headers : kNoHeaders;
   }
+  // Whether sink `s` gets the same headers for this event as for `other` (a batch carries one
+  // set of headers, so only such events share one).
+  bool sameHeadersFor(std::size_t s, const Event& other) const {
+    return headers() == other.headers() && headersFor(s) == other.headersFor(s);
+  }
+
+ private:
+  static inline const HttpHeaders kNoHeaders{};
 };
 using EventPtr = std::unique_ptr<Event>;
 

@@ -78,7 +78,7 @@ const std::map<std::string_view, std::string_view> kHelp = {
     {"sluice_transform_reloads_total",
      "Module reloads by transform and result (ok, unchanged, failed: the old version stays)"},
     {"sluice_transform_module_info", "Always 1; the module in force per transform, by sha256"},
-    {"sluice_transform_queue_events", "Events waiting for a transform worker or inside one"},
+    {"sluice_transform_queue_events", "Transform jobs (an event for the pipeline transform, or for one sink's) waiting for a worker or inside one"},
 };
 
 std::string help(const std::string& name) { return std::string(kHelp.at(name)); }

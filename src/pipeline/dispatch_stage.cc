@@ -9,23 +9,34 @@ namespace sluice {
 std::vector<Dispatcher::SinkSettings> sinkSettings(const Config& c) {
   std::vector<Dispatcher::SinkSettings> out;
   for (const auto& s : c.sinks) {
-    out.push_back({s.name, s.max_in_flight, s.retry, StatusPolicy(s.statuses), s.ordering,
-                   s.circuit_failures, s.batch_max_events, s.batch_max_bytes});
+    Dispatcher::SinkSettings d{s.name, s.max_in_flight, s.retry, StatusPolicy(s.statuses),
+                               s.ordering, s.circuit_failures, s.batch_max_events,
+                               s.batch_max_bytes};
+    d.prepared = s.transform.has_value();
+    out.push_back(std::move(d));
   }
   return out;
 }
 
 DeadLetterReason reasonFromFailures(const Event& e) {
   DeadLetterReason why;
-  // One reason per record: a permanent answer explains more than running out of attempts.
+  // One reason per record: a transform's failure explains most (nothing was sent to that
+  // sink), then a permanent answer, then running out of attempts.
+  const auto rank = [](std::string_view reason) {
+    return reason == "transform_failed" ? 2 : reason == "permanent_status" ? 1 : 0;
+  };
   why.reason = "retries_exhausted";
+  const SinkFailure* telling = nullptr;
   for (const auto& f : e.failures) {
     if (!why.sinks.empty()) why.sinks += ',';
     why.sinks += f.sink;
-    if (std::string_view(f.reason) == "permanent_status") why.reason = f.reason;
-    why.status = f.status;
-    why.error = f.error;
     why.attempts = std::max(why.attempts, f.attempts);
+    if (telling == nullptr || rank(f.reason) >= rank(telling->reason)) telling = &f;
+  }
+  if (telling != nullptr) {
+    why.reason = telling->reason;
+    why.status = telling->status;
+    why.error = telling->error;
   }
   return why;
 }
@@ -72,8 +83,18 @@ void DispatchStage::holdNew(bool hold) {
   dispatcher_.hold(hold);
 }
 
+SinkTransforms& DispatchStage::transformSinks(TransformPool& pool,
+                                              std::vector<TransformStage::Pinning> pinning) {
+  sink_transforms_ = std::make_unique<SinkTransforms>(
+      pool, dispatcher_, std::move(pinning), [this](EventPtr e) { exit().abandoned(std::move(e)); });
+  return *sink_transforms_;
+}
+
 std::vector<EventPtr> DispatchStage::abandon(const PartitionState* partition) {
+  if (sink_transforms_) sink_transforms_->withdraw(partition);
   std::vector<EventPtr> out = partition ? dispatcher_.abandon(partition) : dispatcher_.abandonAll();
+  // An event a worker still reads for a sink transform stays until the worker is done.
+  if (sink_transforms_) out = sink_transforms_->keep(std::move(out));
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (partition != nullptr && it->first != partition) {
       ++it;

@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "delivery/dispatcher.h"
+#include "pipeline/sink_transforms.h"
 #include "pipeline/stage.h"
 
 namespace sluice {
@@ -20,6 +21,14 @@ class DispatchStage final : public Stage {
   void attach(HttpTransport& transport) { dispatcher_.attach(transport); }
   Dispatcher& dispatcher() { return dispatcher_; }
   const Dispatcher& dispatcher() const { return dispatcher_; }
+
+  // Runs the sinks' transforms (those configured with one) on `pool` during fan-out.
+  SinkTransforms& transformSinks(TransformPool& pool, std::vector<TransformStage::Pinning> pinning);
+  SinkTransforms* sinkTransforms() { return sink_transforms_.get(); }
+  // Once the pool's workers have stopped: what was kept for them goes (its Kafka messages
+  // must go before the consumer's handle).
+  void stopTransforms() { sink_transforms_.reset(); }
+  const SinkTransforms* sinkTransforms() const { return sink_transforms_.get(); }
 
   // Events of a partition whose sinks' progress is still loading wait here until
   // progressKnown(): sent before, they could reach a sink that already has them.
@@ -37,6 +46,7 @@ class DispatchStage final : public Stage {
   void finished(EventPtr event);
 
   Dispatcher dispatcher_;
+  std::unique_ptr<SinkTransforms> sink_transforms_;  // null without sink transforms
   std::unordered_map<const PartitionState*, std::vector<EventPtr>> waiting_;
   std::size_t waiting_count_ = 0;
 };

@@ -11,11 +11,11 @@
 
 namespace sluice {
 
-// The transform stage (after validation, before fan-out): sends each event to a worker of the
-// pool and, when its result comes back (serve(), on the pool's fd), applies it: a new body,
-// headers, the sinks it goes to or skips; a failure goes to the dead-letter path with
-// sluice.reason transform_failed. The loop thread only moves events and results; guest code
-// runs on the workers.
+// The pipeline transform's stage (after validation, before fan-out): sends each event to a
+// worker of the pool and, when its result comes back (apply(), from the pool's fd), applies
+// it: a new body, headers, the sinks it goes to or skips; a failure goes to the dead-letter
+// path with sluice.reason transform_failed. The loop thread only moves events and results;
+// guest code runs on the workers. (Sink transforms run during fan-out: SinkTransforms.)
 class TransformStage final : public Stage {
  public:
   enum class Pinning {
@@ -23,25 +23,17 @@ class TransformStage final : public Stage {
     kPartition,  // a partition's events always to the same worker (ordering: partition)
     kKey,        // a key's events always to the same worker (ordering: key)
   };
-  struct Outcome {  // for metrics: one per transform that ran
-    std::string_view transform;  // "pipeline" or the sink's name
-    const char* result;          // "ok", "dropped", "routed", "failed"
-    std::chrono::nanoseconds took;
-  };
-  using Observer = std::function<void(const Outcome&)>;
+  using Observer = std::function<void(const TransformOutcome&)>;
 
   TransformStage(TransformPool& pool, std::vector<std::string> sink_names, Pinning pinning);
 
   void take(EventPtr event) override;
   std::vector<EventPtr> abandon(const PartitionState* partition) override;
-  void serve();  // results are in (the pool's fd is readable)
+  void apply(TransformJobPtr job);  // a pipeline job is back from the pool
   void observe(Observer observer) { observer_ = std::move(observer); }
   std::size_t inside() const { return inside_; }  // events at the workers or queued for them
 
  private:
-  void apply(TransformJobPtr job);
-  std::size_t workerFor(const Event& e);
-
   TransformPool& pool_;
   std::vector<std::string> sink_names_;
   Pinning pinning_;
@@ -51,12 +43,17 @@ class TransformStage final : public Stage {
   Observer observer_;
 };
 
-// What a transform result means for the event (pure, for tests): its EventTransforms, or
-// the reason it fails.
+// Which worker an event's transform runs on: a partition's or a key's events always on the
+// same one when an order is asked for (a worker runs its jobs in order), else `next`.
+std::size_t pinnedWorker(TransformStage::Pinning pinning, const Event& event, std::size_t next);
+
+// What the pipeline transform's result means for the event (pure, for tests): its
+// EventTransforms, or the reason it fails.
 struct AppliedTransforms {
   std::unique_ptr<EventTransforms> transforms;  // null when nothing changed
   std::optional<std::string> failure;           // set: the event goes to the dead letters
 };
-AppliedTransforms applyResults(const TransformJob& job, const std::vector<std::string>& sink_names);
+AppliedTransforms applyPipelineResult(const TransformOutput& out, std::string_view version,
+                                      const std::vector<std::string>& sink_names);
 
 }  // namespace sluice

@@ -9,8 +9,16 @@
 namespace sluice {
 namespace {
 
-// What the transforms see of an event: its Kafka record (and, for a sink transform, the body
-// the pipeline transform left and the sink's name).
+TransformOutput couldNotStart(std::string why) {
+  TransformOutput out;
+  out.result = TransformOutput::Result::kFail;
+  out.error = "could not start an instance: " + std::move(why);
+  out.broken = true;
+  return out;
+}
+
+}  // namespace
+
 TransformInput inputOf(const Event& e) {
   TransformInput in;
   in.offset = e.offset;
@@ -35,15 +43,17 @@ TransformInput inputOf(const Event& e) {
   return in;
 }
 
-TransformOutput couldNotStart(std::string why) {
-  TransformOutput out;
-  out.result = TransformOutput::Result::kFail;
-  out.error = "could not start an instance: " + std::move(why);
-  out.broken = true;
-  return out;
+const char* resultName(const TransformOutput& out) {
+  switch (out.result) {
+    case TransformOutput::Result::kPass:
+      return out.routes.empty() ? "ok" : "routed";
+    case TransformOutput::Result::kDrop:
+      return "dropped";
+    case TransformOutput::Result::kFail:
+      return "failed";
+  }
+  return "failed";
 }
-
-}  // namespace
 
 TransformPool::TransformPool(const WasmEngine& engine, std::size_t workers)
     : engine_(engine), done_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
@@ -143,6 +153,20 @@ void TransformPool::work(Worker& worker) {
   }
 }
 
+TransformOutput TransformPool::apply(std::unique_ptr<TransformInstance>& instance,
+                                     const TransformSlot& slot, const TransformInput& in,
+                                     bool sink_transform) {
+  if (!instance) {  // made when first needed, and again after a failure
+    auto made =
+        TransformInstance::create(engine_, slot.module, slot.limits, slot.config, sink_transform);
+    if (auto* why = std::get_if<std::string>(&made)) return couldNotStart(std::move(*why));
+    instance = std::move(std::get<std::unique_ptr<TransformInstance>>(made));
+  }
+  TransformOutput out = instance->run(in);
+  if (out.broken) instance.reset();
+  return out;
+}
+
 void TransformPool::run(TransformJob& job, std::vector<std::unique_ptr<TransformInstance>>& instances,
                         TransformSetPtr& made_for) {
   const TransformSet& set = *job.set;
@@ -151,47 +175,18 @@ void TransformPool::run(TransformJob& job, std::vector<std::unique_ptr<Transform
     instances.resize(1 + set.sinks.size());
     made_for = job.set;
   }
-  // Runs `slot` as instance `i`, making the instance first if there is none.
-  auto apply = [&](std::size_t i, const TransformSlot& slot, const TransformInput& in,
-                   bool sink_transform, std::chrono::nanoseconds& took) {
-    const auto started = std::chrono::steady_clock::now();
-    TransformOutput out;
-    if (!instances[i]) {
-      auto made = TransformInstance::create(engine_, slot.module, slot.limits, slot.config,
-                                            sink_transform);
-      if (auto* why = std::get_if<std::string>(&made)) {
-        took = std::chrono::steady_clock::now() - started;
-        return couldNotStart(std::move(*why));
-      }
-      instances[i] = std::move(std::get<std::unique_ptr<TransformInstance>>(made));
-    }
-    out = instances[i]->run(in);
-    if (out.broken) instances[i].reset();  // made again for the next event
-    took = std::chrono::steady_clock::now() - started;
-    return out;
-  };
-
-  TransformInput in = inputOf(*job.event);
-  if (set.pipeline) {
-    job.pipeline = apply(0, *set.pipeline, in, false, job.pipeline_took);
-    if (job.pipeline->result != TransformOutput::Result::kPass) return;
-    if (job.pipeline->body) in.value = *job.pipeline->body;
-  }
-  job.sinks.resize(set.sinks.size());
-  job.sinks_took.resize(set.sinks.size());
-  // Not a conditional with a temporary: that would copy the routes for every event.
-  static const std::vector<std::string> kNoRoutes;
-  const auto& routes = job.pipeline ? job.pipeline->routes : kNoRoutes;
-  for (std::size_t s = 0; s < set.sinks.size(); ++s) {
-    if (!set.sinks[s]) continue;
-    const TransformSlot& slot = *set.sinks[s];
-    // A sink the event is not routed to gets nothing: its transform has nothing to do.
-    if (!routes.empty() && std::find(routes.begin(), routes.end(), slot.name) == routes.end()) {
-      continue;
-    }
+  const auto started = std::chrono::steady_clock::now();
+  if (job.forSink()) {
+    if (job.sink >= set.sinks.size() || !set.sinks[job.sink]) return;
+    const TransformSlot& slot = *set.sinks[job.sink];
+    TransformInput& in = job.input;
     in.sink = slot.name;
-    job.sinks[s] = apply(1 + s, slot, in, true, job.sinks_took[s]);
+    job.output = apply(instances[1 + job.sink], slot, in, true);
+  } else {
+    if (!set.pipeline) return;
+    job.output = apply(instances[0], *set.pipeline, inputOf(*job.event), false);
   }
+  job.took = std::chrono::steady_clock::now() - started;
 }
 
 }  // namespace sluice

@@ -12,23 +12,44 @@
 #include <vector>
 
 #include "delivery/event.h"
+#include "transform/event_layout.h"
 #include "transform/transform_set.h"
 #include "util/unique_fd.h"
 
 namespace sluice {
 
-// One event's way through the transforms, from the loop to a worker and back.
+// One transform to run for one event, from the loop to a worker and back. Either the
+// pipeline transform (the job carries the event) or one sink's transform (the dispatcher keeps
+// the event and delivers it to the other sinks meanwhile; the job reads it through `input`,
+// views made on the loop, and the event is kept until the job is back).
 struct TransformJob {
-  EventPtr event;
-  std::uint64_t generation = 0;  // the stage's, when submitted (abandon-all bumps it)
+  EventPtr event;                 // a pipeline job's event
+  const Event* source = nullptr;  // a sink job's event
+  TransformInput input;           // a sink job's view of it
+  std::uint64_t token = 0;        // a sink job: the dispatcher's delivery
+  std::uint32_t sink = 0;         // a sink job: which sink's transform
+  std::uint64_t generation = 0;   // the submitter's, when submitted
   // Filled in by the worker:
-  TransformSetPtr set;                       // the version that ran
-  std::optional<TransformOutput> pipeline;   // the pipeline transform's result, if it ran
-  std::vector<std::optional<TransformOutput>> sinks;  // each sink transform's, if it ran
-  std::chrono::nanoseconds pipeline_took{0};
-  std::vector<std::chrono::nanoseconds> sinks_took;
+  TransformSetPtr set;                    // the version that ran
+  std::optional<TransformOutput> output;  // none if it did not run (no such transform)
+  std::chrono::nanoseconds took{0};
+  bool forSink() const { return source != nullptr; }
 };
 using TransformJobPtr = std::unique_ptr<TransformJob>;
+
+// What the transforms see of an event: its Kafka record, with the body the pipeline transform
+// left. Views into the event; reading its headers parses them (once, in the message), so a
+// sink job's input is made on the loop, never by two workers at once.
+TransformInput inputOf(const Event& event);
+
+// What a transform's result is called in metrics: ok, dropped, routed, failed.
+const char* resultName(const TransformOutput& out);
+
+struct TransformOutcome {  // for metrics: one per transform that ran
+  std::string_view transform;  // "pipeline" or the sink's name
+  const char* result;          // resultName()
+  std::chrono::nanoseconds took;
+};
 
 // Threads that run transforms, so that guest code never runs on the event loop. Each worker
 // has a queue of its own (the stage picks the worker: a partition or key always goes to the
@@ -64,6 +85,8 @@ class TransformPool {
   void work(Worker& worker);
   void run(TransformJob& job, std::vector<std::unique_ptr<TransformInstance>>& instances,
            TransformSetPtr& made_for);
+  TransformOutput apply(std::unique_ptr<TransformInstance>& instance, const TransformSlot& slot,
+                        const TransformInput& in, bool sink_transform);
 
   const WasmEngine& engine_;
   UniqueFd done_fd_;

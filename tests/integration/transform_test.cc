@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 #include <map>
+#include <set>
 #include <string>
 
 #include "kafka_client.h"
@@ -113,6 +114,99 @@ TEST(Transforms, EachSinkGetsItsShapeAndFailuresGoToTheDeadLetterTopic) {
   }
   const std::string log = pl.sluiceLog(0);
   EXPECT_NE(log.find("transform pipeline: "), std::string::npos);
+  stopGracefully(pl, 0);
+}
+
+// route.wasm as the pipeline transform chooses the sinks by the event's "type"; faulty.wasm as
+// sink c's transform (in partition order) shapes, drops or fails c's delivery alone: a and b
+// are sent the event whatever c's transform does, and an event c's transform fails goes to
+// the dead-letter topic naming c. Routed and dropped events are committed like the rest.
+TEST(Transforms, RoutesChooseTheSinksAndASinkTransformDecidesForItsSinkAlone) {
+  Pipeline pl("transform-route", 2);
+  const std::string dlq = pl.topic() + "-dlq";
+  createTopic(pl.bootstrap(), dlq, 1);
+  for (const char* name : {"a", "b", "c"}) pl.startSink(name);
+  ConfigOptions o;
+  o.extra = "dead_letter:\n  topic: " + dlq + "\n" + "transform:\n  module: " + module("route") +
+            "\n  config: {routes: {order: [a, c], refund: [b]}}\n";
+  o.sink_extra["c"] = "    ordering: partition\n    transform:\n      module: " +
+                      module("faulty") + "\n";
+  pl.startSluice(pl.writeConfig(o));
+
+  // By body: which sinks get it, and what c gets (its transform wraps the body).
+  std::map<std::string, std::set<std::string>> expected;  // body -> sinks
+  std::set<std::string> refused;                          // bodies c's transform fails
+  std::map<int, std::vector<RawRecord>> by_partition;
+  for (int i = 0; i < 240; ++i) {
+    const std::string id = std::to_string(i);
+    std::string body;
+    switch (i % 6) {
+      case 0:
+      case 1:
+        body = R"({"type":"order","id":)" + id + "}";
+        expected[body] = {"a", "c"};
+        break;
+      case 2:
+        body = R"({"type":"refund","id":)" + id + "}";
+        expected[body] = {"b"};
+        break;
+      case 3:
+        body = R"({"type":"other","id":)" + id + "}";
+        expected[body] = {"a", "b", "c"};
+        break;
+      case 4:
+        body = R"({"type":"order","id":)" + id + R"(,"note":"drop"})";
+        expected[body] = {"a"};  // c's transform drops it for c
+        break;
+      case 5:
+        body = R"({"type":"order","id":)" + id + R"(,"note":"refuse"})";
+        expected[body] = {"a"};
+        refused.insert(body);
+        break;
+    }
+    RawRecord r;
+    r.key = "k" + id;
+    r.value = body;
+    by_partition[i % 2].push_back(std::move(r));
+  }
+  std::map<std::pair<int, std::int64_t>, std::string> body_at;
+  for (auto& [partition, records] : by_partition) {
+    const auto offsets = produceRaw(pl.bootstrap(), pl.topic(), partition, records);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      body_at[{partition, offsets[i]}] = records[i].value;
+    }
+  }
+  const PartitionOffsets end = pl.end();
+  ASSERT_TRUE(waitFor([&] { return pl.committed() == end; }, 60s)) << "logs in " << pl.dir();
+
+  for (std::size_t sink = 0; sink < 3; ++sink) {
+    const std::string name = pl.sinkName(sink);
+    SCOPED_TRACE("sink " + name);
+    std::map<std::string, std::string> got;  // original body -> the hash of what came
+    for (const auto& r : pl.records(sink).all) {
+      got[body_at.at({r.partition, r.offset})] = r.body_hash;
+    }
+    std::size_t want = 0;
+    for (const auto& [body, sinks] : expected) {
+      if (!sinks.contains(name)) {
+        EXPECT_FALSE(got.contains(body)) << body;
+        continue;
+      }
+      ++want;
+      ASSERT_TRUE(got.contains(body)) << body << " never arrived";
+      EXPECT_EQ(got.at(body), fnv1aHex(name == "c" ? R"({"wrapped":)" + body + "}" : body));
+    }
+    EXPECT_EQ(got.size(), want);
+  }
+  const auto dead = readTopic(pl.bootstrap(), dlq, refused.size(), 30s);
+  ASSERT_EQ(dead.size(), refused.size());
+  for (const auto& d : dead) {
+    EXPECT_TRUE(refused.contains(d.value)) << d.value;
+    EXPECT_EQ(d.headers.at("sluice.reason"), "transform_failed");
+    EXPECT_EQ(d.headers.at("sluice.sinks"), "c");
+    EXPECT_NE(d.headers.at("sluice.error").find("transform of sink c"), std::string::npos);
+    EXPECT_NE(d.headers.at("sluice.error").find("refused by faulty"), std::string::npos);
+  }
   stopGracefully(pl, 0);
 }
 

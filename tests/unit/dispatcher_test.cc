@@ -59,11 +59,15 @@ class FakeTransport final : public HttpTransport {
     std::string body;
     std::string batch_keys;
     std::string batch_offsets;
+    HttpHeaders headers;  // a transform's, shared then the sink's own
   };
   void send(std::uint64_t token, const HttpRequest& r) override {
     open.push_back({token, r.sink, r.offset, r.attempt, std::string(r.idempotency_key),
                     std::string(r.body), std::string(r.batch_keys),
-                    std::string(r.batch_offsets)});
+                    std::string(r.batch_offsets), {}});
+    for (const auto* list : {r.headers, r.more_headers}) {
+      if (list != nullptr) open.back().headers.insert(open.back().headers.end(), list->begin(), list->end());
+    }
     ++sent_total;
   }
   void cancel(std::uint64_t token) override {
@@ -667,6 +671,148 @@ TEST(DispatchStageHold, NoRequestStartsWhileKafkaIsUnreachable) {
   std::multiset<std::int64_t> sent;
   for (const auto& s : transport.open) sent.insert(s.offset);
   EXPECT_EQ(sent, (std::multiset<std::int64_t>{1, 2, 3, 4}));
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// A sink with a transform: its delivery waits for the transform's result (Preparation) while
+// the other sinks are sent the event at once; the result shapes, skips or fails that
+// delivery alone, and a lane keeps its order whatever order the results come back in.
+class PreparedDispatchTest : public DispatcherTest {
+ protected:
+  void makePrepared(Dispatcher::SinkSettings shaped, std::vector<Dispatcher::SinkSettings> more = {}) {
+    shaped.prepared = true;
+    more.insert(more.begin(), shaped);
+    make(std::move(more), /*can_give_up=*/true);
+    dispatcher->prepareWith([this](std::uint64_t token, const Event& e, std::uint32_t sink) {
+      asked.push_back({token, e.offset, sink});
+    });
+  }
+  static Dispatcher::Preparation send(std::string body, HttpHeaders headers = {}) {
+    Dispatcher::Preparation p;
+    p.body = std::move(body);
+    p.headers = std::move(headers);
+    return p;
+  }
+  static Dispatcher::Preparation kind(Dispatcher::Preparation::Kind k, std::string error = "") {
+    Dispatcher::Preparation p;
+    p.kind = k;
+    p.error = std::move(error);
+    return p;
+  }
+  struct Asked {
+    std::uint64_t token;
+    std::int64_t offset;
+    std::uint32_t sink;
+  };
+  std::vector<Asked> asked;
+};
+
+TEST_F(PreparedDispatchTest, ASinkBeingShapedHoldsBackNoOtherSink) {
+  makePrepared(sink("shaped", 8), {sink("plain", 8)});
+  for (int i = 0; i < 3; ++i) dispatcher->dispatch(event(i));
+  ASSERT_EQ(asked.size(), 3u);
+  for (const auto& a : asked) EXPECT_EQ(a.sink, 0u);
+  EXPECT_EQ(transport.openFor(0), 0u);  // nothing for the shaped sink until its result
+  EXPECT_EQ(transport.openFor(1), 3u);
+  EXPECT_EQ(dispatcher->sinkBacklog(0), 3u);
+  for (int i = 0; i < 3; ++i) transport.answer(*dispatcher, 1, 200);
+  EXPECT_TRUE(done.empty());
+  EXPECT_TRUE(dispatcher->prepared(asked[1].token, send("one for shaped", {{"X-T", "1"}})));
+  ASSERT_EQ(transport.openFor(0), 1u);
+  EXPECT_EQ(transport.open[0].offset, 1);
+  EXPECT_EQ(transport.open[0].body, "one for shaped");
+  EXPECT_EQ(transport.open[0].headers, (HttpHeaders{{"X-T", "1"}}));
+  EXPECT_EQ(dispatcher->sinkBacklogBytes(0),
+            std::string("one for shaped").size() + 2 * std::string("{\"n\":0}").size());
+  transport.answer(*dispatcher, 0, 200);
+  EXPECT_EQ(done, std::vector<std::int64_t>{1});
+  // Skipped by its transform: done without a request to that sink.
+  EXPECT_TRUE(dispatcher->prepared(asked[0].token, kind(Dispatcher::Preparation::Kind::kSkip)));
+  EXPECT_EQ(done, (std::vector<std::int64_t>{1, 0}));
+  EXPECT_EQ(dispatcher->counters(0).skipped, 1u);
+  // Failed by its transform: given up for that sink, with the transform's reason.
+  EXPECT_TRUE(dispatcher->prepared(asked[2].token,
+                                   kind(Dispatcher::Preparation::Kind::kFail, "trap: boom")));
+  ASSERT_EQ(done, (std::vector<std::int64_t>{1, 0, 2}));
+  ASSERT_EQ(failures[2].size(), 1u);
+  EXPECT_EQ(failures[2][0].sink, "shaped");
+  EXPECT_STREQ(failures[2][0].reason, "transform_failed");
+  EXPECT_EQ(failures[2][0].error, "trap: boom");
+  EXPECT_EQ(transport.sent_total, 4u);
+  EXPECT_EQ(dispatcher->sinkBacklogBytes(0), 0u);
+  EXPECT_EQ(dispatcher->inFlightEvents(), 0u);
+}
+
+TEST_F(PreparedDispatchTest, ALaneKeepsThePartitionsOrderWhateverOrderResultsComeIn) {
+  auto shaped = sink("shaped", 8);
+  shaped.ordering = Ordering::kPartition;
+  makePrepared(shaped);
+  for (int i = 0; i < 4; ++i) dispatcher->dispatch(event(i));
+  ASSERT_EQ(asked.size(), 4u);
+  dispatcher->prepared(asked[2].token, send("2"));
+  dispatcher->prepared(asked[1].token, send("1"));
+  EXPECT_TRUE(transport.open.empty());  // 0 is still being shaped and goes first
+  dispatcher->prepared(asked[0].token, send("0"));
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.open[0].body, "0");
+  dispatcher->prepared(asked[3].token, send("3"));
+  EXPECT_EQ(transport.answer(*dispatcher, 0, 200).body, "0");
+  EXPECT_EQ(transport.answer(*dispatcher, 0, 200).body, "1");
+  EXPECT_EQ(transport.answer(*dispatcher, 0, 200).body, "2");
+  EXPECT_EQ(transport.answer(*dispatcher, 0, 200).body, "3");
+  EXPECT_EQ(done, (std::vector<std::int64_t>{0, 1, 2, 3}));
+}
+
+TEST_F(PreparedDispatchTest, ADeliverySkippedBehindTheLaneHeadLeavesTheLane) {
+  auto shaped = sink("shaped", 8);
+  shaped.ordering = Ordering::kPartition;
+  makePrepared(shaped);
+  for (int i = 0; i < 3; ++i) dispatcher->dispatch(event(i));
+  dispatcher->prepared(asked[0].token, send("0"));
+  dispatcher->prepared(asked[1].token, kind(Dispatcher::Preparation::Kind::kSkip));
+  dispatcher->prepared(asked[2].token, send("2"));
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.answer(*dispatcher, 0, 200).body, "0");
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.answer(*dispatcher, 0, 200).body, "2");
+  EXPECT_EQ(done, (std::vector<std::int64_t>{1, 0, 2}));
+}
+
+TEST_F(PreparedDispatchTest, AResultForAnAbandonedDeliveryGoesNowhere) {
+  makePrepared(sink("shaped", 8), {sink("plain", 8)});
+  dispatcher->dispatch(event(0));
+  const auto abandoned = dispatcher->abandonAll();
+  EXPECT_EQ(abandoned.size(), 1u);
+  EXPECT_FALSE(dispatcher->prepared(asked[0].token, send("late")));
+  EXPECT_EQ(dispatcher->sinkBacklog(0), 0u);
+  EXPECT_EQ(dispatcher->sinkBacklogBytes(0), 0u);
+  EXPECT_EQ(transport.openFor(0), 0u);
+}
+
+TEST_F(PreparedDispatchTest, ShapedEventsShareABatchOnlyWithTheSameHeaders) {
+  makePrepared(batching(sink("shaped", 1), 10));
+  for (int i = 0; i < 5; ++i) dispatcher->dispatch(event(i));
+  // The window of 1 is free: the first result goes alone; the rest wait and batch by headers.
+  dispatcher->prepared(asked[0].token, send("a", {{"V", "1"}}));
+  dispatcher->prepared(asked[1].token, send("b", {{"V", "1"}}));
+  dispatcher->prepared(asked[2].token, send("c", {{"V", "1"}}));
+  dispatcher->prepared(asked[3].token, send("d", {{"V", "2"}}));
+  dispatcher->prepared(asked[4].token, send("e", {{"V", "2"}}));
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.open[0].offset, 0);
+  transport.answer(*dispatcher, 0, 200);
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.open[0].batch_offsets, "1, 2");
+  EXPECT_EQ(transport.open[0].headers, (HttpHeaders{{"V", "1"}}));
+  transport.answer(*dispatcher, 0, 200);
+  ASSERT_EQ(transport.open.size(), 1u);
+  EXPECT_EQ(transport.open[0].batch_offsets, "3, 4");
+  EXPECT_EQ(transport.open[0].headers, (HttpHeaders{{"V", "2"}}));
 }
 
 }  // namespace

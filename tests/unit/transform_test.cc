@@ -304,44 +304,25 @@ TEST_F(TransformTest, TheVersionIsTheModulesSha256) {
 }  // namespace
 }  // namespace sluice
 
+#include "pipeline/sink_transforms.h"
 #include "pipeline/transform_stage.h"
 
 namespace sluice {
 namespace {
 
-// How a job's results become what each sink is sent.
+// How a transform's result becomes what each sink is sent.
 class ApplyResultsTest : public TransformTest {
  protected:
-  TransformSlot slot(const std::string& name) {
-    auto m = compile(module("(i32.const 0)"));
-    TransformSlot s;
-    s.name = name;
-    s.module = std::get<TransformModulePtr>(m);
-    return s;
-  }
-  TransformJob job(bool pipeline, std::vector<bool> sinks) {
-    auto set = std::make_shared<TransformSet>();
-    if (pipeline) set->pipeline = slot("pipeline");
-    for (std::size_t s = 0; s < sinks.size(); ++s) {
-      set->sinks.push_back(sinks[s] ? std::optional<TransformSlot>(slot(names[s]))
-                                    : std::nullopt);
-    }
-    TransformJob j;
-    j.set = set;
-    j.sinks.resize(sinks.size());
-    return j;
-  }
   std::vector<std::string> names{"a", "b", "c"};
+  const std::string version = "0123456789abcdef";
 };
 
 TEST_F(ApplyResultsTest, PipelineBodyHeadersAndRoutes) {
-  TransformJob j = job(true, {false, false, false});
   TransformOutput out;
   out.body = "new";
   out.headers = {{"X-One", "1"}};
   out.routes = {"a", "c"};
-  j.pipeline = out;
-  const auto applied = applyResults(j, names);
+  const auto applied = applyPipelineResult(out, version, names);
   ASSERT_FALSE(applied.failure);
   ASSERT_TRUE(applied.transforms);
   const auto& t = *applied.transforms;
@@ -349,63 +330,60 @@ TEST_F(ApplyResultsTest, PipelineBodyHeadersAndRoutes) {
   EXPECT_EQ(t.body, "new");
   ASSERT_EQ(t.headers.size(), 2u);
   EXPECT_EQ(t.headers[1].first, "Sluice-Transform-Version");
-  EXPECT_EQ(t.headers[1].second, std::string(j.set->pipeline->module->version()));
+  EXPECT_EQ(t.headers[1].second, version);
   EXPECT_FALSE(t.sinks[0].skip);
   EXPECT_TRUE(t.sinks[1].skip);
   EXPECT_FALSE(t.sinks[2].skip);
 }
 
 TEST_F(ApplyResultsTest, ADropReachesNoSinkAndAnUnknownRouteFails) {
-  TransformJob j = job(true, {false, false, false});
   TransformOutput drop;
   drop.result = TransformOutput::Result::kDrop;
-  j.pipeline = drop;
-  auto applied = applyResults(j, names);
+  auto applied = applyPipelineResult(drop, version, names);
   ASSERT_TRUE(applied.transforms);
   for (const auto& s : applied.transforms->sinks) EXPECT_TRUE(s.skip);
 
   TransformOutput routed;
   routed.routes = {"nowhere"};
-  j.pipeline = routed;
-  applied = applyResults(j, names);
+  applied = applyPipelineResult(routed, version, names);
   ASSERT_TRUE(applied.failure);
   EXPECT_NE(applied.failure->find("\"nowhere\", which is no sink"), std::string::npos);
-}
-
-TEST_F(ApplyResultsTest, SinkTransformsShapeOnlyTheirSinkAndTheirFailureFailsTheEvent) {
-  TransformJob j = job(false, {false, true, true});
-  TransformOutput b;
-  b.body = "for b";
-  b.headers = {{"X-B", "yes"}};
-  TransformOutput c;
-  c.result = TransformOutput::Result::kDrop;
-  j.sinks[1] = b;
-  j.sinks[2] = c;
-  auto applied = applyResults(j, names);
-  ASSERT_FALSE(applied.failure);
-  ASSERT_TRUE(applied.transforms);
-  const auto& t = *applied.transforms;
-  EXPECT_FALSE(t.body_set);
-  EXPECT_FALSE(t.sinks[0].body);
-  EXPECT_EQ(t.sinks[1].body, "for b");
-  EXPECT_EQ(t.sinks[1].headers.back().first, "Sluice-Transform-Version");
-  EXPECT_TRUE(t.sinks[2].skip);
 
   TransformOutput failed;
   failed.result = TransformOutput::Result::kFail;
   failed.error = "boom";
-  j.sinks[1] = failed;
-  applied = applyResults(j, names);
+  applied = applyPipelineResult(failed, version, names);
   ASSERT_TRUE(applied.failure);
-  EXPECT_NE(applied.failure->find("transform of sink b"), std::string::npos);
-  EXPECT_NE(applied.failure->find("boom"), std::string::npos);
+  EXPECT_EQ(*applied.failure, "transform pipeline (" + version + "): boom");
 }
 
-TEST_F(ApplyResultsTest, NothingRanNothingChanges) {
-  TransformJob j = job(false, {false, false, false});
-  const auto applied = applyResults(j, names);
-  EXPECT_FALSE(applied.failure);
-  EXPECT_FALSE(applied.transforms);
+TEST_F(ApplyResultsTest, ASinkTransformShapesItsDeliveryOrSkipsOrFailsIt) {
+  Event plain;
+  TransformOutput b;
+  b.body = "for b";
+  b.headers = {{"X-B", "yes"}};
+  auto p = sinkPreparation(b, "b", "sinkversion", plain);
+  EXPECT_EQ(p.kind, Dispatcher::Preparation::Kind::kSend);
+  EXPECT_EQ(p.body, "for b");
+  ASSERT_EQ(p.headers.size(), 2u);
+  EXPECT_EQ(p.headers[1], (std::pair<std::string, std::string>("Sluice-Transform-Version",
+                                                                "sinkversion")));
+  // After a pipeline transform, the header names both versions.
+  Event shaped;
+  shaped.transforms = applyPipelineResult(TransformOutput{}, version, names).transforms;
+  p = sinkPreparation(b, "b", "sinkversion", shaped);
+  EXPECT_EQ(p.headers.back().second, version + ", sinkversion");
+
+  TransformOutput drop;
+  drop.result = TransformOutput::Result::kDrop;
+  EXPECT_EQ(sinkPreparation(drop, "c", "v", plain).kind, Dispatcher::Preparation::Kind::kSkip);
+
+  TransformOutput failed;
+  failed.result = TransformOutput::Result::kFail;
+  failed.error = "boom";
+  p = sinkPreparation(failed, "b", "v", plain);
+  EXPECT_EQ(p.kind, Dispatcher::Preparation::Kind::kFail);
+  EXPECT_EQ(p.error, "transform of sink b (v): boom");
 }
 
 }  // namespace
@@ -470,9 +448,9 @@ TEST_F(TransformPoolTest, JobsComeBackInOrderAndANewSetAppliesToJobsNotYetStarte
   auto first = collect(pool, 3);
   ASSERT_EQ(first.size(), 3u);
   EXPECT_EQ(first[0]->event->offset, 1);
-  EXPECT_EQ(first[0]->pipeline->body, "v1");
-  EXPECT_TRUE(first[1]->pipeline->broken);
-  EXPECT_EQ(first[2]->pipeline->body, "v1");
+  EXPECT_EQ(first[0]->output->body, "v1");
+  EXPECT_TRUE(first[1]->output->broken);
+  EXPECT_EQ(first[2]->output->body, "v1");
   EXPECT_EQ(first[2]->set, v1);
 
   const auto v2 = version("v2");
@@ -480,7 +458,7 @@ TEST_F(TransformPoolTest, JobsComeBackInOrderAndANewSetAppliesToJobsNotYetStarte
   pool.submit(0, jobFor(4, "{}"));
   auto second = collect(pool, 1);
   ASSERT_EQ(second.size(), 1u);
-  EXPECT_EQ(second[0]->pipeline->body, "v2");
+  EXPECT_EQ(second[0]->output->body, "v2");
   EXPECT_EQ(second[0]->set, v2);
 }
 
@@ -495,7 +473,7 @@ TEST_F(TransformPoolTest, QueuedJobsCanBeWithdrawn) {
   EXPECT_EQ(withdrawn.size(), 2u);
   auto done = collect(pool, 2);
   ASSERT_EQ(done.size(), 2u);  // the other two ran (and ran out of time)
-  for (const auto& j : done) EXPECT_NE(j->pipeline->error.find("ran out of time"), std::string::npos);
+  for (const auto& j : done) EXPECT_NE(j->output->error.find("ran out of time"), std::string::npos);
 }
 
 }  // namespace
