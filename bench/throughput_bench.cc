@@ -2,10 +2,14 @@
 // real sluice binary; prints events/s through all sinks, sluice's CPU time and peak RSS.
 //   throughput_bench [--events N] [--partitions P] [--bytes B] [--sink-flags "..."]
 //                    [--transform build/transforms/heavy.wasm --workers 2]
+//                    [--sink-transform c=build/transforms/heavy.wasm]
+// With a transform it also prints when each sink had everything: a sink transform delays its
+// own sink only.
 #include <CLI/CLI.hpp>
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -42,6 +46,10 @@ int main(int argc, char** argv) {
   cli.add_option("--transform-config", transform_config, "its config, as YAML flow, e.g. {size: 48}");
   std::uint32_t workers = 0;
   cli.add_option("--workers", workers, "transform worker threads (default: the cores)");
+  std::vector<std::string> sink_transforms;
+  cli.add_option("--sink-transform", sink_transforms,
+                 "SINK=MODULE: a sink's own transform (a, b or c; repeatable); its config is "
+                 "--transform-config");
   CLI11_PARSE(cli, argc, argv);
 
   Pipeline pl("bench", partitions);
@@ -65,6 +73,19 @@ int main(int argc, char** argv) {
       options.sink_extra[s] = "    batch: {max_events: " + std::to_string(batch) + "}\n";
     }
   }
+  for (const auto& st : sink_transforms) {
+    const auto eq = st.find('=');
+    if (eq == std::string::npos || eq != 1 || std::string("abc").find(st[0]) == std::string::npos) {
+      std::cerr << "--sink-transform wants SINK=MODULE with SINK one of a, b, c; got " << st << "\n";
+      return 2;
+    }
+    std::string& extra = options.sink_extra[st.substr(0, 1)];
+    extra += "    transform:\n      module: " +
+             std::filesystem::absolute(st.substr(eq + 1)).string() + "\n";
+    if (!transform_config.empty()) extra += "      config: " + transform_config + "\n";
+    extra += "      workers: " + std::to_string(workers) + "\n";
+  }
+
   for (const auto& p : properties) {
     const auto eq = p.find('=');
     if (eq == std::string::npos) {
@@ -81,14 +102,22 @@ int main(int argc, char** argv) {
   const auto i = pl.startSluice(pl.writeConfig(options));
   const pid_t pid = pl.sluice(i).pid();
   long rss = 0;
+  std::array<double, 3> sink_secs{0, 0, 0};  // when each sink had every event
   const bool all = waitFor(
       [&] {
         rss = std::max(rss, peakRssKib(pid));
         // Counting lines is cheaper than parsing keys; confirm the keys once at the end.
+        bool every = true;
         for (std::size_t s = 0; s < 3; ++s) {
-          if (static_cast<std::int64_t>(pl.records(s).all.size()) < events) return false;
+          if (sink_secs[s] > 0) continue;
+          if (pl.recordCount(s) < static_cast<std::size_t>(events)) {
+            every = false;
+          } else {
+            sink_secs[s] =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          }
         }
-        return true;
+        return every;
       },
       600s, 100ms);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -97,9 +126,17 @@ int main(int argc, char** argv) {
   bool complete = all;
   for (std::size_t s = 0; s < 3; ++s) complete = complete && pl.sinkHasAll(s, expected);
 
-  if (!transform.empty()) {
-    std::cout << "transform: " << transform << " on "
-              << (workers ? std::to_string(workers) : std::string("all the cores'")) << " worker(s)\n";
+  if (!transform.empty() || !sink_transforms.empty()) {
+    std::cout << "transform:";
+    if (!transform.empty()) std::cout << " pipeline " << transform;
+    for (const auto& st : sink_transforms) std::cout << " sink " << st;
+    if (!transform_config.empty()) std::cout << " config " << transform_config;
+    std::cout << " on " << (workers ? std::to_string(workers) : std::string("all the cores'"))
+              << " worker(s)\n";
+    for (std::size_t s = 0; s < 3; ++s) {
+      std::cout << "  sink " << "abc"[s] << " had all in " << sink_secs[s] << " s = "
+                << static_cast<long>(static_cast<double>(events) / sink_secs[s]) << " events/s\n";
+    }
   }
   std::cout << "backlog: " << events << " events of ~" << bytes << " B on " << partitions
             << " partitions (produced in " << produce_s << " s)\n"

@@ -1,4 +1,4 @@
-/* heavy: a CPU-bound computation per event, for the benchmark (bench/transform_bench).
+/* heavy: a CPU-bound computation per event, for the benchmark (bench/throughput_bench).
  *
  * config: {"size": 48}  (matrix side, default 48: ~110k multiply-adds per event)
  * Seeds a size x size matrix from the event's bytes, squares it, and adds the trace to the
