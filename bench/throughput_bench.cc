@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   cli.add_option("--bytes", bytes);
   std::uint32_t window = 0;
   cli.add_option("--window", window, "every sink's max_in_flight (default: sluice's)");
+  bool fixed = false;
+  cli.add_flag("--fixed", fixed, "every sink's concurrency: fixed (the window is max_in_flight)");
   std::uint32_t batch = 1;
   cli.add_option("--batch", batch, "every sink's batch.max_events (default 1: no batching)");
   std::vector<std::string> properties;
@@ -72,6 +74,9 @@ int main(int argc, char** argv) {
     for (const char* s : {"a", "b", "c"}) {
       options.sink_extra[s] = "    batch: {max_events: " + std::to_string(batch) + "}\n";
     }
+  }
+  if (fixed) {
+    for (const char* s : {"a", "b", "c"}) options.sink_extra[s] += "    concurrency: fixed\n";
   }
   for (const auto& st : sink_transforms) {
     const auto eq = st.find('=');

@@ -24,9 +24,9 @@ std::string formatRates(const StatsSample& previous, const StatsSample& current)
       current.in_flight, current.partitions);
   for (std::size_t i = 0; i < current.sinks.size() && i < previous.sinks.size(); ++i) {
     const auto& c = current.sinks[i];
-    out += fmt::format(" | {} {:.0f}/s (backlog {}, failed attempts {})", c.name,
-                       perSecond(previous.sinks[i].delivered, c.delivered, secs), c.backlog,
-                       c.failed_attempts - previous.sinks[i].failed_attempts);
+    out += fmt::format(" | {} {:.0f}/s (window {}, backlog {}, failed attempts {})", c.name,
+                       perSecond(previous.sinks[i].delivered, c.delivered, secs), c.window,
+                       c.backlog, c.failed_attempts - previous.sinks[i].failed_attempts);
   }
   return out;
 }

@@ -15,6 +15,7 @@ struct SinkSample {
   std::uint64_t delivered = 0;
   std::uint64_t failed_attempts = 0;
   std::size_t backlog = 0;
+  std::uint32_t window = 0;  // the concurrency limit: requests it may have in flight
 };
 
 struct StatsSample {
@@ -28,7 +29,7 @@ struct StatsSample {
 };
 
 // One line with rates since the previous sample, e.g.
-// "events 15234/s (in flight 812, 12 partitions) | a 15230/s | b 15228/s | c 15101/s ..."
+// "events 15234/s ... (in flight 812, 12 partitions) | a 15230/s (window 24, backlog 3, ...) ..."
 std::string formatRates(const StatsSample& previous, const StatsSample& current);
 // Totals since start, for the log line at exit.
 std::string formatTotals(const StatsSample& first, const StatsSample& last);

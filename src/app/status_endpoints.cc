@@ -51,6 +51,7 @@ MetricsSnapshot StatusEndpoints::metricsSnapshot() const {
     k.skipped = c.skipped;
     k.attempts = c.attempts;
     k.in_flight_requests = d.sinkInFlight(i);
+    k.concurrency_limit = d.concurrencyLimit(i);
     k.backlog_events = d.sinkBacklog(i);
     k.backlog_bytes = d.sinkBacklogBytes(i);
     if (auto oldest = d.oldestPending(i)) {
@@ -103,7 +104,8 @@ StatsSample StatusEndpoints::sample() const {
   const Dispatcher& d = in_.dispatcher;
   for (std::size_t i = 0; i < d.sinkCount(); ++i) {
     const auto& c = d.counters(i);
-    s.sinks.push_back({d.sinkName(i), c.delivered, c.failed_attempts, d.sinkBacklog(i)});
+    s.sinks.push_back({d.sinkName(i), c.delivered, c.failed_attempts, d.sinkBacklog(i),
+                       d.concurrencyLimit(i)});
   }
   return s;
 }

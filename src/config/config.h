@@ -67,6 +67,9 @@ struct SinkConfig {
   // Each in-flight HTTP/1.1 request holds a connection. 512 leaves room for 1% of requests
   // taking 2 s at several thousand events/s without the window becoming the limit.
   std::uint32_t max_in_flight = 512;
+  // Adaptive: the window of requests in flight follows what the sink sustains, up to
+  // max_in_flight (delivery/concurrency_limit.h); fixed: always max_in_flight.
+  bool adaptive_concurrency = true;
   bool http2 = false;  // h2c with prior knowledge for http://, ALPN for https://
   std::string content_type = "application/json";
   std::map<std::string, std::string> headers;

@@ -106,7 +106,8 @@ void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkCo
               const std::filesystem::path& base) {
   if (!r.isMap(node, path)) return;
   r.rejectUnknown(node, path,
-                  {"name", "url", "timeout_ms", "max_in_flight", "http2", "content_type",
+                  {"name", "url", "timeout_ms", "max_in_flight", "concurrency", "http2",
+                   "content_type",
                    "headers", "retry", "statuses", "ordering", "circuit_failures", "tls",
                    "batch", "transform"});
   r.string(node, path, "name", s.name, true);
@@ -116,6 +117,12 @@ void readSink(Reader& r, const YAML::Node& node, const std::string& path, SinkCo
   }
   r.millis(node, path, "timeout_ms", s.timeout, 1, 3'600'000);
   r.integer(node, path, "max_in_flight", s.max_in_flight, 1, 65'536);
+  std::string concurrency = s.adaptive_concurrency ? "adaptive" : "fixed";
+  r.string(node, path, "concurrency", concurrency, false);
+  if (concurrency != "adaptive" && concurrency != "fixed") {
+    r.problem(path + ".concurrency", "must be adaptive or fixed, not '" + concurrency + "'");
+  }
+  s.adaptive_concurrency = concurrency == "adaptive";
   r.boolean(node, path, "http2", s.http2);
   checkH2cSupport(r, path, s);
   r.string(node, path, "content_type", s.content_type, false);

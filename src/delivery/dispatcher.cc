@@ -17,6 +17,16 @@ std::uint64_t fnv1a64(std::string_view data) {
   return h;
 }
 
+// What an answer says about the sink's concurrency: only an accepted request's latency is
+// the sink's work; 429, 503 and timeouts ask for less.
+ConcurrencyLimit::Signal concurrencySignal(const HttpResponse& r, Verdict verdict) {
+  if (r.failure == TransportFailure::kTimeout || r.status == 429 || r.status == 503) {
+    return ConcurrencyLimit::Signal::kBackPressure;
+  }
+  return verdict == Verdict::kAccepted ? ConcurrencyLimit::Signal::kAccepted
+                                       : ConcurrencyLimit::Signal::kOther;
+}
+
 }  // namespace
 
 Dispatcher::Dispatcher(Scheduler& scheduler, std::vector<SinkSettings> sinks, bool can_give_up,
@@ -151,8 +161,11 @@ void Dispatcher::pump(std::uint32_t sink) {
   if (rt.pumping || held_) return;
   rt.pumping = true;
   while (!rt.ready.empty()) {
-    const std::uint32_t window = rt.circuit_open ? 1 : rt.settings.max_in_flight;
-    if (rt.in_flight >= window) break;
+    const std::uint32_t window = rt.circuit_open ? 1 : rt.limit.limit();
+    if (rt.in_flight >= window) {
+      if (!rt.circuit_open) rt.limit.saturated();  // requests wait for a slot
+      break;
+    }
     if (rt.circuit_open) {
       // An open circuit sends one probe at a time, paced, so a dead sink costs neither CPU
       // nor a storm of connection attempts.
@@ -290,6 +303,7 @@ void Dispatcher::onResponse(std::uint64_t id, const HttpResponse& response) {
   if (observer_) observer_(sink, response);
 
   const Verdict verdict = rt.settings.statuses.classify(response);
+  rt.limit.observe(scheduler_.now(), response.elapsed, concurrencySignal(response, verdict));
   if (verdict == Verdict::kAccepted) {
     rt.consecutive_failures = 0;
     if (rt.circuit_open) {

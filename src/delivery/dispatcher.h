@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "delivery/backoff.h"
+#include "delivery/concurrency_limit.h"
 #include "delivery/event.h"
 #include "delivery/status_policy.h"
 #include "delivery/http_transport.h"
@@ -33,7 +34,8 @@ class Dispatcher final : public HttpResponseHandler {
  public:
   struct SinkSettings {
     std::string name;
-    std::uint32_t max_in_flight = 512;
+    std::uint32_t max_in_flight = 512;  // the cap; the window adapts below it (adaptive)
+    bool adaptive_concurrency = true;
     RetryPolicy retry;
     StatusPolicy statuses;
     Ordering ordering = Ordering::kUnordered;
@@ -99,6 +101,8 @@ class Dispatcher final : public HttpResponseHandler {
   }
   // Requests in flight (a batch is one).
   std::uint32_t sinkInFlight(std::size_t i) const { return sinks_[i].in_flight; }
+  // How many requests sink i may have in flight now (ConcurrencyLimit).
+  std::uint32_t concurrencyLimit(std::size_t i) const { return sinks_[i].limit.limit(); }
   // Payload bytes of the events sink i has not accepted yet.
   std::uint64_t sinkBacklogBytes(std::size_t i) const { return sinks_[i].backlog_bytes; }
   bool circuitOpen(std::size_t i) const { return sinks_[i].circuit_open; }
@@ -152,9 +156,13 @@ class Dispatcher final : public HttpResponseHandler {
     }
   };
   struct SinkRuntime {
-    SinkRuntime(SinkSettings s, Backoff b) : settings(std::move(s)), backoff(b) {}
+    SinkRuntime(SinkSettings s, Backoff b)
+        : settings(std::move(s)),
+          backoff(b),
+          limit(settings.adaptive_concurrency, settings.max_in_flight) {}
     SinkSettings settings;
     Backoff backoff;
+    ConcurrencyLimit limit;
     std::deque<std::uint64_t> ready;  // tokens waiting for a window slot
     std::unordered_map<LaneKey, std::deque<std::uint64_t>, LaneKeyHash> lanes;
     std::size_t preparing = 0;  // waiting for the sink's transform

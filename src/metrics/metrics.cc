@@ -45,6 +45,9 @@ const std::map<std::string_view, std::string_view> kHelp = {
     {"sluice_end_to_end_latency_seconds",
      "From the record's Kafka timestamp until every sink accepted it"},
     {"sluice_sink_in_flight_requests", "Requests in flight, by sink"},
+    {"sluice_sink_concurrency_limit",
+     "Requests a sink may have in flight now: adapted to its latency and back-pressure up to "
+     "max_in_flight (concurrency: adaptive), or max_in_flight (fixed)"},
     {"sluice_sink_backlog_events",
      "Events not yet accepted by the sink (queued, in flight or backing off)"},
     {"sluice_sink_backlog_bytes", "Payload bytes of the events the sink has not accepted yet"},
@@ -107,6 +110,7 @@ struct Metrics::Impl {
   Family<Histogram>& delivery_latency = histograms(*registry, "sluice_delivery_duration_seconds");
   Family<Histogram>& e2e_latency = histograms(*registry, "sluice_end_to_end_latency_seconds");
   Family<Gauge>& in_flight_requests = gauges(*registry, "sluice_sink_in_flight_requests");
+  Family<Gauge>& concurrency_limit = gauges(*registry, "sluice_sink_concurrency_limit");
   Family<Gauge>& backlog = gauges(*registry, "sluice_sink_backlog_events");
   Family<Gauge>& backlog_bytes = gauges(*registry, "sluice_sink_backlog_bytes");
   Family<Gauge>& oldest = gauges(*registry, "sluice_sink_oldest_undelivered_age_seconds");
@@ -247,6 +251,7 @@ std::string Metrics::render(const MetricsSnapshot& s) {
     mirror(m.attempts.Add({{"sink", name}}), k.attempts);
     mirror(m.retries.Add({{"sink", name}}), k.failed_attempts);
     m.in_flight_requests.Add({{"sink", name}}).Set(static_cast<double>(k.in_flight_requests));
+    m.concurrency_limit.Add({{"sink", name}}).Set(static_cast<double>(k.concurrency_limit));
     m.backlog.Add({{"sink", name}}).Set(static_cast<double>(k.backlog_events));
     m.backlog_bytes.Add({{"sink", name}}).Set(static_cast<double>(k.backlog_bytes));
     m.oldest.Add({{"sink", name}}).Set(k.oldest_undelivered_seconds);

@@ -19,6 +19,7 @@ struct MetricsSnapshot {
     std::uint64_t skipped = 0;  // not sent: the sink had it (sink progress)
     std::uint64_t attempts = 0;
     std::uint64_t in_flight_requests = 0;
+    std::uint64_t concurrency_limit = 0;    // requests it may have in flight now
     std::uint64_t backlog_events = 0;       // queued, in flight or backing off
     std::uint64_t backlog_bytes = 0;        // their payload bytes
     double oldest_undelivered_seconds = 0;  // 0 when nothing is waiting for this sink

@@ -9,9 +9,16 @@ namespace sluice {
 std::vector<Dispatcher::SinkSettings> sinkSettings(const Config& c) {
   std::vector<Dispatcher::SinkSettings> out;
   for (const auto& s : c.sinks) {
-    Dispatcher::SinkSettings d{s.name, s.max_in_flight, s.retry, StatusPolicy(s.statuses),
-                               s.ordering, s.circuit_failures, s.batch_max_events,
-                               s.batch_max_bytes};
+    Dispatcher::SinkSettings d;
+    d.name = s.name;
+    d.max_in_flight = s.max_in_flight;
+    d.adaptive_concurrency = s.adaptive_concurrency;
+    d.retry = s.retry;
+    d.statuses = StatusPolicy(s.statuses);
+    d.ordering = s.ordering;
+    d.circuit_failures = s.circuit_failures;
+    d.batch_max_events = s.batch_max_events;
+    d.batch_max_bytes = s.batch_max_bytes;
     d.prepared = s.transform.has_value();
     out.push_back(std::move(d));
   }

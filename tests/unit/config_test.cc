@@ -25,6 +25,7 @@ sinks:
     url: https://b.example/ingest
     timeout_ms: 2500
     max_in_flight: 64
+    concurrency: fixed
     http2: true
     headers: {Authorization: "Bearer x"}
 delivery:
@@ -59,6 +60,8 @@ TEST(Config, ParsesAValidFile) {
   EXPECT_EQ(c.sinks[0].timeout, std::chrono::milliseconds(5000));  // default
   EXPECT_EQ(c.sinks[1].timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(c.sinks[1].max_in_flight, 64u);
+  EXPECT_TRUE(c.sinks[0].adaptive_concurrency);  // default
+  EXPECT_FALSE(c.sinks[1].adaptive_concurrency);
   EXPECT_TRUE(c.sinks[1].http2);
   EXPECT_EQ(c.sinks[1].headers.at("Authorization"), "Bearer x");
   EXPECT_EQ(c.backpressure.max_events, 5000u);
@@ -77,7 +80,7 @@ kafka:
   colour: blue
 sinks:
   - {name: a, url: "ftp://x"}
-  - {name: a, url: "http://y", timeout_ms: -3, max_in_flight: lots}
+  - {name: a, url: "http://y", timeout_ms: -3, max_in_flight: lots, concurrency: lots}
 delivery:
   idempotency_key: {from: somewhere}
 )");
@@ -89,6 +92,7 @@ delivery:
   EXPECT_TRUE(mentions(p, "sinks[1].name: 'a' is used by another sink"));
   EXPECT_TRUE(mentions(p, "sinks[1].timeout_ms: must be between"));
   EXPECT_TRUE(mentions(p, "sinks[1].max_in_flight: must be an integer"));
+  EXPECT_TRUE(mentions(p, "sinks[1].concurrency: must be adaptive or fixed, not 'lots'"));
   EXPECT_TRUE(mentions(p, "delivery.idempotency_key.from: must be one of"));
 }
 

@@ -104,6 +104,7 @@ class DispatcherTest : public ::testing::Test {
     s.max_in_flight = window;
     s.retry.backoff = {std::chrono::milliseconds(100), std::chrono::milliseconds(1000), 2.0};
     s.circuit_failures = 1000;  // out of the way unless a test is about it
+    s.adaptive_concurrency = false;  // the window is max_in_flight unless a test is about it
     return s;
   }
   void make(std::vector<Dispatcher::SinkSettings> sinks, bool can_give_up = false) {
@@ -813,6 +814,39 @@ TEST_F(PreparedDispatchTest, ShapedEventsShareABatchOnlyWithTheSameHeaders) {
   ASSERT_EQ(transport.open.size(), 1u);
   EXPECT_EQ(transport.open[0].batch_offsets, "3, 4");
   EXPECT_EQ(transport.open[0].headers, (HttpHeaders{{"V", "2"}}));
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// The adaptive window with a fast sink: it grows while requests wait and answers stay fast,
+// up to max_in_flight, and shrinks when the sink answers 503.
+TEST_F(DispatcherTest, AnAdaptiveWindowGrowsToTheCapAndShrinksOnBackPressure) {
+  auto s = sink("a", 64);
+  s.adaptive_concurrency = true;
+  make({s});
+  for (int i = 0; i < 5000; ++i) dispatcher->dispatch(event(i));
+  EXPECT_EQ(transport.open.size(), ConcurrencyLimit::kInitial);
+  std::vector<std::size_t> open_per_round;
+  for (int round = 0; round < 30; ++round) {
+    open_per_round.push_back(transport.open.size());
+    scheduler.advance(std::chrono::milliseconds(3));
+    for (std::size_t n = transport.open.size(); n > 0; --n) transport.answer(*dispatcher, 0, 200);
+  }
+  EXPECT_EQ(dispatcher->concurrencyLimit(0), 64u);
+  EXPECT_EQ(transport.open.size(), 64u);
+  EXPECT_LT(open_per_round[2], open_per_round[10]);
+  // 503s: the window shrinks (the refused events wait for their retries meanwhile).
+  scheduler.advance(std::chrono::milliseconds(20));
+  for (int i = 0; i < 3; ++i) {
+    transport.answer(*dispatcher, 0, 503);
+    scheduler.advance(std::chrono::milliseconds(11));
+  }
+  EXPECT_LT(dispatcher->concurrencyLimit(0), 64u);
+  EXPECT_GE(dispatcher->concurrencyLimit(0), 40u);
 }
 
 }  // namespace

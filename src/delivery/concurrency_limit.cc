@@ -1,0 +1,70 @@
+#include "delivery/concurrency_limit.h"
+
+#include <algorithm>
+
+namespace sluice {
+namespace {
+
+constexpr double kShrink = 0.9;
+constexpr std::int64_t kLatencyRatio = 2;
+// Below this the latency is noise (loopback and scheduling), not queueing.
+constexpr std::int64_t kLatencyFloorMicros = 200;
+constexpr std::size_t kMinSamples = 4;
+
+}  // namespace
+
+ConcurrencyLimit::ConcurrencyLimit(bool adaptive, std::uint32_t max)
+    : adaptive_(adaptive), max_(std::max(max, 1u)), limit_(adaptive ? std::min(kInitial, max_) : max_) {}
+
+void ConcurrencyLimit::observe(TimePoint now, std::chrono::microseconds latency, Signal signal) {
+  if (!adaptive_) return;
+  switch (signal) {
+    case Signal::kAccepted:
+      latencies_.push_back(latency.count());
+      break;
+    case Signal::kBackPressure:
+      back_pressure_ = true;
+      break;
+    case Signal::kOther:
+      break;
+  }
+  if (window_end_ == TimePoint{}) window_end_ = now + kMinWindow;
+  // A window needs a few answers to have a median; back-pressure needs none.
+  if (now < window_end_ || (!back_pressure_ && latencies_.size() < kMinSamples)) return;
+  endWindow(now);
+}
+
+void ConcurrencyLimit::endWindow(TimePoint now) {
+  std::int64_t median = -1;
+  if (!latencies_.empty()) {
+    auto mid = latencies_.begin() + static_cast<std::ptrdiff_t>(latencies_.size() / 2);
+    std::nth_element(latencies_.begin(), mid, latencies_.end());
+    median = *mid;
+  }
+  if (now >= span_end_) {  // the baseline forgets what is older than one to two spans
+    min_before_ = min_now_;
+    min_now_ = -1;
+    span_end_ = now + kBaselineSpan;
+  }
+  std::int64_t baseline = min_now_;
+  if (min_before_ >= 0 && (baseline < 0 || min_before_ < baseline)) baseline = min_before_;
+  const bool queueing = median >= 0 && baseline >= 0 &&
+                        median > std::max(kLatencyRatio * baseline, kLatencyFloorMicros);
+  if (back_pressure_ || queueing) {
+    const auto shrunk = static_cast<std::uint32_t>(static_cast<double>(limit_) * kShrink);
+    limit_ = std::max(1u, std::min(shrunk, limit_ - 1));
+    slow_start_ = false;
+  } else if (saturated_) {
+    limit_ = std::min(max_, slow_start_ ? limit_ * 2 : limit_ + 1);
+  }
+  if (median >= 0 && (min_now_ < 0 || median < min_now_)) min_now_ = median;
+  // The next window lasts about one latency, so each step sees the effect of the last.
+  const auto span = std::max<std::chrono::microseconds>(
+      kMinWindow, std::chrono::microseconds(std::max<std::int64_t>(median, 0)));
+  window_end_ = now + span;
+  latencies_.clear();
+  back_pressure_ = false;
+  saturated_ = false;
+}
+
+}  // namespace sluice

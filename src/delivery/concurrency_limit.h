@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "loop/event_loop.h"
+
+namespace sluice {
+
+// How many requests one sink may have in flight, adapted to what it sustains (adaptive
+// request concurrency, as Vector's and Netflix's concurrency-limits do it): a fast sink needs
+// few connections, a slow one many, and no fixed window serves both (every HTTP/1.1 request
+// in flight holds a connection, and libcurl's work grows with their number).
+//
+// The law, once per window (about the sink's latency, at least kMinWindow):
+//  - back-pressure (429, 503 or a timeout) or the window's median latency above twice the
+//    lowest median of the last 10-20 s (queueing: the sink, or sluice's own loop, is full):
+//    shrink to 90% (at least by one);
+//  - else, if requests waited for a slot during the window: grow, doubling until the first
+//    shrink (slow start), then by one.
+// The median, not the mean: a sink that is slow for 1% of its requests (they hold slots for
+// their duration) still gets the window the other 99% need. Never above `max` (max_in_flight)
+// nor below 1. Fixed mode keeps `max`.
+class ConcurrencyLimit {
+ public:
+  enum class Signal {
+    kAccepted,      // an answer the sink accepted: its latency counts
+    kBackPressure,  // 429, 503, a timeout: the sink asks for less
+    kOther,         // any other failure: says nothing about concurrency
+  };
+  static constexpr std::uint32_t kInitial = 8;
+  static constexpr std::chrono::milliseconds kMinWindow{10};
+  static constexpr std::chrono::seconds kBaselineSpan{10};
+
+  ConcurrencyLimit(bool adaptive, std::uint32_t max);
+
+  std::uint32_t limit() const { return limit_; }
+  bool adaptive() const { return adaptive_; }
+  // A request started with every slot taken, or waited for one: the limit bounds the sink.
+  void saturated() { saturated_ = true; }
+  void observe(TimePoint now, std::chrono::microseconds latency, Signal signal);
+
+ private:
+  void endWindow(TimePoint now);
+
+  bool adaptive_;
+  std::uint32_t max_;
+  std::uint32_t limit_;
+  bool slow_start_ = true;
+  // This window's accepted latencies (µs), and what else it saw.
+  std::vector<std::int64_t> latencies_;
+  bool back_pressure_ = false;
+  bool saturated_ = false;
+  TimePoint window_end_{};
+  // The lowest window median of this span and of the one before (the baseline is the lower).
+  std::int64_t min_now_ = -1, min_before_ = -1;
+  TimePoint span_end_{};
+};
+
+}  // namespace sluice

@@ -1,0 +1,118 @@
+#include "delivery/concurrency_limit.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice {
+namespace {
+
+using namespace std::chrono_literals;
+using Signal = ConcurrencyLimit::Signal;
+
+// Drives one limit through windows of answers, as a sink's would come back.
+class ConcurrencyLimitTest : public ::testing::Test {
+ protected:
+  // One window: `n` accepted answers of `latency` (and `slow` of 2 s), spread over `span`,
+  // with requests waiting for a slot if `saturated`.
+  void window(ConcurrencyLimit& l, std::chrono::microseconds latency, bool saturated = true,
+              int n = 20, int slow = 0, std::chrono::milliseconds span = 12ms) {
+    if (saturated) l.saturated();
+    for (int i = 0; i < n + slow; ++i) {
+      now += std::chrono::duration_cast<std::chrono::microseconds>(span) / (n + slow);
+      l.observe(now, i < slow ? std::chrono::microseconds(2s) : latency, Signal::kAccepted);
+    }
+  }
+  TimePoint now{};
+};
+
+TEST_F(ConcurrencyLimitTest, FixedIsAlwaysTheCap) {
+  ConcurrencyLimit l(false, 512);
+  EXPECT_EQ(l.limit(), 512u);
+  for (int w = 0; w < 5; ++w) window(l, 1ms);
+  l.observe(now + 1s, 0us, Signal::kBackPressure);
+  EXPECT_EQ(l.limit(), 512u);
+}
+
+TEST_F(ConcurrencyLimitTest, GrowsByDoublingWhileLatencyStaysFlatAndRequestsWait) {
+  ConcurrencyLimit l(true, 100);
+  EXPECT_EQ(l.limit(), ConcurrencyLimit::kInitial);
+  window(l, 1ms);
+  EXPECT_EQ(l.limit(), 16u);
+  window(l, 1ms);
+  EXPECT_EQ(l.limit(), 32u);
+  window(l, 1ms);
+  window(l, 1ms);
+  EXPECT_EQ(l.limit(), 100u);  // never above the cap
+  window(l, 1ms);
+  EXPECT_EQ(l.limit(), 100u);
+}
+
+TEST_F(ConcurrencyLimitTest, DoesNotGrowWhenNoRequestWaits) {
+  ConcurrencyLimit l(true, 512);
+  for (int w = 0; w < 10; ++w) window(l, 1ms, /*saturated=*/false);
+  EXPECT_EQ(l.limit(), ConcurrencyLimit::kInitial);
+}
+
+TEST_F(ConcurrencyLimitTest, BackPressureShrinksAndThenGrowthIsByOne) {
+  ConcurrencyLimit l(true, 512);
+  window(l, 1ms);
+  window(l, 1ms);
+  ASSERT_EQ(l.limit(), 32u);
+  now += 20ms;
+  l.observe(now, 0us, Signal::kBackPressure);  // a 503: the window ends at once
+  EXPECT_EQ(l.limit(), 28u);                   // 90%
+  window(l, 1ms);
+  EXPECT_EQ(l.limit(), 29u);
+  window(l, 1ms);
+  EXPECT_EQ(l.limit(), 30u);
+}
+
+TEST_F(ConcurrencyLimitTest, LatencyRisingFromQueueingShrinks) {
+  ConcurrencyLimit l(true, 512);
+  window(l, 1ms);
+  window(l, 1ms);
+  ASSERT_EQ(l.limit(), 32u);
+  window(l, 1800us);  // under twice the lowest median: still room
+  EXPECT_EQ(l.limit(), 64u);
+  window(l, 3ms);  // over twice: queueing
+  EXPECT_EQ(l.limit(), 57u);
+  window(l, 3ms);
+  EXPECT_EQ(l.limit(), 51u);
+  // Back to the baseline (once a window holds only such answers): grows again, by one.
+  window(l, 1ms);
+  window(l, 1ms);
+  const auto settled = l.limit();
+  window(l, 1ms);
+  EXPECT_EQ(l.limit(), settled + 1);
+}
+
+TEST_F(ConcurrencyLimitTest, OneRequestInAHundredTakingTwoSecondsDoesNotShrinkIt) {
+  // The slow ones hold their slots for 2 s: the sink needs a large window, and the median
+  // of what comes back says the sink is as fast as ever.
+  ConcurrencyLimit l(true, 512);
+  for (int w = 0; w < 7; ++w) window(l, 1ms, true, 99, 1, 12ms);
+  EXPECT_EQ(l.limit(), 512u);
+}
+
+TEST_F(ConcurrencyLimitTest, TinyLatenciesAreNoise) {
+  // 50 us then 150 us: three times the baseline, but under the 200 us floor.
+  ConcurrencyLimit l(true, 512);
+  window(l, 50us);
+  window(l, 150us);
+  EXPECT_EQ(l.limit(), 32u);
+}
+
+TEST_F(ConcurrencyLimitTest, ASinkThatGotSlowerForGoodIsTheNewBaselineWithinTwentySeconds) {
+  ConcurrencyLimit l(true, 512);
+  window(l, 1ms);
+  ASSERT_EQ(l.limit(), 16u);
+  // From now on 5 ms whatever the window: at first that reads as queueing.
+  window(l, 5ms);
+  EXPECT_EQ(l.limit(), 14u);
+  while (now < TimePoint{} + 21s) window(l, 5ms);
+  const auto settled = l.limit();
+  window(l, 5ms);
+  EXPECT_EQ(l.limit(), settled + 1) << "still shrinking after the baseline span";
+}
+
+}  // namespace
+}  // namespace sluice
