@@ -264,6 +264,7 @@ void App::watchTransformModules() {
 
 void App::housekeeping() {
   shutdown_.serveClose();
+  backpressure_.tick(loop_.now());
   intake_.pull(true);
   dead_letters_.poll();
   stats_line_.tick(loop_.now());

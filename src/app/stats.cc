@@ -35,10 +35,10 @@ std::string formatTotals(const StatsSample& first, const StatsSample& last) {
   const double secs = std::chrono::duration<double>(last.at - first.at).count();
   std::string out = fmt::format(
       "totals over {:.1f}s: consumed {}, done {} (dead-lettered {}, invalid {}, held {}), "
-      "abandoned to next owner {}, commits {} ok / {} failed",
+      "abandoned to next owner {}, commits {} ok / {} failed, fetched {} message bytes",
       secs, last.pipeline.consumed, last.pipeline.completed, last.pipeline.dead_lettered,
       last.pipeline.invalid, last.pipeline.held, last.pipeline.abandoned, last.commits_ok,
-      last.commit_failures);
+      last.commit_failures, last.fetched_bytes);
   for (const auto& s : last.sinks) {
     out += fmt::format(" | {} delivered {} (failed attempts {})", s.name, s.delivered,
                        s.failed_attempts);

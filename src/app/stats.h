@@ -26,6 +26,7 @@ struct StatsSample {
   std::size_t partitions = 0;
   std::uint64_t commits_ok = 0;
   std::uint64_t commit_failures = 0;
+  std::uint64_t fetched_bytes = 0;  // message bytes fetched from Kafka (statistics)
 };
 
 // One line with rates since the previous sample, e.g.

@@ -77,6 +77,7 @@ MetricsSnapshot StatusEndpoints::metricsSnapshot() const {
   s.in_flight_bytes = in_.backpressure.inFlightBytes();
   s.held_events = in_.dead_letters.held();
   s.rebalances = in_.consumer.counters().rebalances;
+  s.fetched_bytes = in_.consumer.counters().fetched_bytes;
   s.commit_failures = in_.consumer.counters().commit_failures;
   s.kafka_brokers_up = in_.consumer.brokersUp();
   if (transform_pool_ != nullptr) {
@@ -100,6 +101,7 @@ StatsSample StatusEndpoints::sample() const {
   s.in_flight = in_.backpressure.inFlightEvents();
   s.partitions = in_.partitions.size();
   s.commits_ok = in_.consumer.counters().commits_ok;
+  s.fetched_bytes = in_.consumer.counters().fetched_bytes;
   s.commit_failures = in_.consumer.counters().commit_failures;
   const Dispatcher& d = in_.dispatcher;
   for (std::size_t i = 0; i < d.sinkCount(); ++i) {

@@ -16,6 +16,14 @@ constexpr std::size_t kMinSamples = 4;
 ConcurrencyLimit::ConcurrencyLimit(bool adaptive, std::uint32_t max)
     : adaptive_(adaptive), max_(std::max(max, 1u)), limit_(adaptive ? std::min(kInitial, max_) : max_) {}
 
+std::chrono::microseconds ConcurrencyLimit::laggardAfter() const {
+  if (!adaptive_) return std::chrono::microseconds::max();
+  std::int64_t baseline = min_now_;
+  if (min_before_ >= 0 && (baseline < 0 || min_before_ < baseline)) baseline = min_before_;
+  return std::max<std::chrono::microseconds>(kMinLaggard,
+                                             std::chrono::microseconds(8 * std::max<std::int64_t>(baseline, 0)));
+}
+
 void ConcurrencyLimit::observe(TimePoint now, std::chrono::microseconds latency, Signal signal) {
   if (!adaptive_) return;
   switch (signal) {

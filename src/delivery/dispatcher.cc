@@ -160,10 +160,28 @@ void Dispatcher::pump(std::uint32_t sink) {
   // keeps that from recursing once per queued delivery.
   if (rt.pumping || held_) return;
   rt.pumping = true;
+  markLaggards(rt);
   while (!rt.ready.empty()) {
-    const std::uint32_t window = rt.circuit_open ? 1 : rt.limit.limit();
-    if (rt.in_flight >= window) {
-      if (!rt.circuit_open) rt.limit.saturated();  // requests wait for a slot
+    // An open circuit probes one request at a time; otherwise the window counts what is in
+    // flight but laggards, and the cap everything.
+    const bool full = rt.circuit_open
+                          ? rt.in_flight >= 1
+                          : rt.in_flight - rt.laggards >= rt.limit.limit() ||
+                                rt.in_flight >= rt.settings.max_in_flight;
+    if (full) {
+      if (!rt.circuit_open) {
+        rt.limit.saturated();  // requests wait for a slot
+        // If nothing answers, the window frees when the oldest request turns laggard.
+        if (rt.laggard_timer == 0 && !rt.started.empty() &&
+            rt.in_flight < rt.settings.max_in_flight) {
+          const TimePoint at = rt.started.front().first + rt.limit.laggardAfter();
+          const auto wait = std::max(Millis(1), std::chrono::ceil<Millis>(at - scheduler_.now()));
+          rt.laggard_timer = scheduler_.runAfter(wait, [this, sink] {
+            sinks_[sink].laggard_timer = 0;
+            pump(sink);
+          });
+        }
+      }
       break;
     }
     if (rt.circuit_open) {
@@ -188,6 +206,19 @@ void Dispatcher::pump(std::uint32_t sink) {
     start(sink, takeBatch(rt, token));
   }
   rt.pumping = false;
+}
+
+void Dispatcher::markLaggards(SinkRuntime& rt) {
+  if (rt.started.empty()) return;
+  const TimePoint cutoff = scheduler_.now() - rt.limit.laggardAfter();
+  while (!rt.started.empty() && rt.started.front().first <= cutoff) {
+    auto it = requests_.find(rt.started.front().second);
+    if (it != requests_.end() && !it->second.laggard) {
+      it->second.laggard = true;
+      ++rt.laggards;
+    }
+    rt.started.pop_front();
+  }
 }
 
 std::vector<std::uint64_t> Dispatcher::takeBatch(SinkRuntime& rt, std::uint64_t first) {
@@ -242,6 +273,7 @@ void Dispatcher::start(std::uint32_t sink, std::vector<std::uint64_t> tokens) {
   }
   ++rt.in_flight;
   rt.in_flight_events += tokens.size();
+  if (rt.limit.adaptive()) rt.started.emplace_back(now, id);
   ++rt.counters.attempts;
   const Delivery& first = deliveries_.at(tokens.front());
   const Event& ev = *events_.at(first.event_id).event;
@@ -300,6 +332,7 @@ void Dispatcher::onResponse(std::uint64_t id, const HttpResponse& response) {
   const std::uint32_t sink = request.sink;
   SinkRuntime& rt = sinks_[sink];
   --rt.in_flight;
+  if (request.laggard) --rt.laggards;
   if (observer_) observer_(sink, response);
 
   const Verdict verdict = rt.settings.statuses.classify(response);
@@ -411,6 +444,7 @@ void Dispatcher::dropDelivery(std::uint64_t token) {
         if (rit->second.deliveries.empty()) {
           transport_->cancel(d.request);
           copied_bytes_ -= rit->second.copied();
+          if (rit->second.laggard) --rt.laggards;
           requests_.erase(rit);
           --rt.in_flight;
         }

@@ -138,6 +138,7 @@ class Dispatcher final : public HttpResponseHandler {
     bool batch = false;
     std::vector<std::uint64_t> deliveries;  // tokens; a dropped one leaves the list
     std::string body, keys, offsets, key;   // a batch's own; a single event's are views
+    bool laggard = false;                   // in flight past the sink's laggardAfter()
     std::uint64_t copied() const { return body.size() + keys.size() + offsets.size() + key.size(); }
   };
   struct EventEntry {
@@ -167,7 +168,11 @@ class Dispatcher final : public HttpResponseHandler {
     std::unordered_map<LaneKey, std::deque<std::uint64_t>, LaneKeyHash> lanes;
     std::size_t preparing = 0;  // waiting for the sink's transform
     std::size_t waiting = 0;    // queued in `ready` or behind a lane head
-    std::uint32_t in_flight = 0;         // requests: the window counts these
+    std::uint32_t in_flight = 0;         // requests: the cap counts these
+    std::uint32_t laggards = 0;          // of those, the ones the window no longer counts
+    // Requests by start time (ids; finished ones are dropped as they come to the front).
+    std::deque<std::pair<TimePoint, std::uint64_t>> started;
+    Scheduler::TimerId laggard_timer = 0;
     std::size_t in_flight_events = 0;  // deliveries in those requests
     std::uint32_t backing_off = 0;
     std::uint64_t backlog_bytes = 0;
@@ -185,6 +190,8 @@ class Dispatcher final : public HttpResponseHandler {
   }
   std::optional<LaneKey> laneOf(const SinkRuntime& rt, const Event& e) const;
   void pump(std::uint32_t sink);
+  // Marks the requests in flight past the sink's laggardAfter().
+  void markLaggards(SinkRuntime& rt);
   // Takes the next request's deliveries off the ready queue: one, or a batch.
   std::vector<std::uint64_t> takeBatch(SinkRuntime& rt, std::uint64_t first);
   void start(std::uint32_t sink, std::vector<std::uint64_t> tokens);

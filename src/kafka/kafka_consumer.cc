@@ -127,6 +127,9 @@ int KafkaConsumer::onStats(rd_kafka_t*, char* json, size_t len, void* opaque) {
   rapidjson::Document doc;
   doc.Parse(json, len);
   if (doc.HasParseError() || !doc.IsObject()) return 0;
+  if (doc.HasMember("rxmsg_bytes") && doc["rxmsg_bytes"].IsUint64()) {
+    me->counters_.fetched_bytes = doc["rxmsg_bytes"].GetUint64();
+  }
   if (doc.HasMember("brokers") && doc["brokers"].IsObject()) {
     // Real connections only: the "logical" group coordinator and the "internal" broker
     // would count twice or never.

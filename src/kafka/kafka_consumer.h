@@ -34,6 +34,9 @@ struct KafkaCounters {
   std::uint64_t commit_failures = 0;
   std::uint64_t rebalances = 0;
   std::uint64_t consume_errors = 0;
+  // Message bytes fetched from the brokers (librdkafka's rxmsg_bytes, from the statistics):
+  // a partition paused and resumed is fetched again, and counts again.
+  std::uint64_t fetched_bytes = 0;
 };
 
 // A consumer-group member on librdkafka's C API. The consumer queue (with the main queue

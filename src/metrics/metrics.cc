@@ -73,6 +73,9 @@ const std::map<std::string_view, std::string_view> kHelp = {
     {"sluice_rebalances_total", "Rebalance callbacks (assign and revoke)"},
     {"sluice_kafka_brokers_up", "Kafka broker connections up (0: Kafka unreachable)"},
     {"sluice_commit_failures_total", "Offset commits that failed (retried by the next commit)"},
+    {"sluice_kafka_fetched_bytes_total",
+     "Message bytes fetched from the brokers (librdkafka statistics, every 5 s); above the "
+     "bytes consumed when partitions are paused and fetched again"},
     {"sluice_build_info", "Always 1; the version is in the label"},
     {"sluice_transform_duration_seconds",
      "Time one transform took for one event on a worker thread, by transform"},
@@ -126,6 +129,7 @@ struct Metrics::Impl {
   Family<Counter>& rebalances = counters(*registry, "sluice_rebalances_total");
   Family<Gauge>& brokers_up = gauges(*registry, "sluice_kafka_brokers_up");
   Family<Counter>& commit_failures = counters(*registry, "sluice_commit_failures_total");
+  Family<Counter>& fetched_bytes = counters(*registry, "sluice_kafka_fetched_bytes_total");
   Family<Gauge>& build_info = gauges(*registry, "sluice_build_info");
   Family<Histogram>& transform_latency =
       histograms(*registry, "sluice_transform_duration_seconds");
@@ -273,6 +277,7 @@ std::string Metrics::render(const MetricsSnapshot& s) {
   mirror(m.rebalances.Add({}), s.rebalances);
   if (s.kafka_brokers_up >= 0) m.brokers_up.Add({}).Set(s.kafka_brokers_up);
   mirror(m.commit_failures.Add({}), s.commit_failures);
+  mirror(m.fetched_bytes.Add({}), s.fetched_bytes);
   for (const auto& [transform, sha] : s.transform_modules) {
     auto& [shown, gauge] = m.module_series[transform];
     if (shown == sha && gauge != nullptr) continue;

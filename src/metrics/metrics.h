@@ -42,6 +42,7 @@ struct MetricsSnapshot {
   std::uint64_t held_events = 0;  // undeliverable, no dead-letter topic: holding their commits
   std::uint64_t rebalances = 0;
   std::uint64_t commit_failures = 0;
+  std::uint64_t fetched_bytes = 0;
   int kafka_brokers_up = -1;  // -1: not known yet
   // Transforms in force: (transform, module sha256), and events waiting for or inside one.
   std::vector<std::pair<std::string, std::string>> transform_modules;

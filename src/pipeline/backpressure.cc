@@ -50,20 +50,36 @@ void Backpressure::stopIntake() {
   reconcileAll();
 }
 
-// High and low marks: pause at the limit, resume at half of it, so that pause and resume do
-// not flap with every event.
+// High and low marks: stop reading at the limit and read again at 90% of it; once paused,
+// resume at half, so that pause and resume do not flap.
 void Backpressure::updateGlobalLimit() {
   const BackpressureConfig& b = config_;
   const std::uint64_t bytes = inFlightBytes();
   const bool over = in_flight_events_ >= b.max_events || bytes >= b.max_bytes;
-  const bool under = in_flight_events_ <= b.max_events / 2 && bytes <= b.max_bytes / 2;
+  const bool room = in_flight_events_ <= b.max_events / 10 * 9 && bytes <= b.max_bytes / 10 * 9;
+  const bool half = in_flight_events_ <= b.max_events / 2 && bytes <= b.max_bytes / 2;
   if (!over_global_limit_ && over) {
     over_global_limit_ = true;
-    reconcileAll();
-  } else if (over_global_limit_ && under) {
+    full_since_ = TimePoint{};  // tick() starts the clock
+  } else if (over_global_limit_ && room) {
     over_global_limit_ = false;
+  }
+  if (global_paused_ && half) {
+    global_paused_ = false;
     reconcileAll();
   }
+}
+
+void Backpressure::tick(TimePoint now) {
+  if (!over_global_limit_ || global_paused_) return;
+  if (full_since_ == TimePoint{}) {
+    full_since_ = now;
+    return;
+  }
+  if (now - full_since_ < kPauseAfter) return;
+  spdlog::debug("in-flight budget full for {} ms: pausing every partition", kPauseAfter.count());
+  global_paused_ = true;
+  reconcileAll();
 }
 
 void Backpressure::updatePartitionLimit(PartitionState& p) {
@@ -84,7 +100,7 @@ void Backpressure::updatePartitionLimit(PartitionState& p) {
 }
 
 bool Backpressure::wantsPause(const PartitionState& p) const {
-  return stopped_ || over_global_limit_ || p.over_limit;
+  return stopped_ || global_paused_ || p.over_limit;
 }
 
 void Backpressure::reconcile(const std::vector<PartitionState*>& partitions) {

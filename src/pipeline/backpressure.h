@@ -11,8 +11,16 @@
 namespace sluice {
 
 // Counts what is in flight (events taken from Kafka and not yet finished, in all and per
-// partition) and decides from it which partitions to pause. librdkafka discards what it had
-// prefetched for a paused partition and fetches it again on resume, so pausing loses nothing.
+// partition) and decides from it when to stop taking events and which partitions to pause.
+//
+// At the global budget sluice first only stops reading: what librdkafka prefetched (at most
+// queued.max.messages.kbytes) waits in its queue, and reading goes on once 10% of the budget
+// is free. Only when the budget stays full for kPauseAfter (a sink down, not a burst) are the
+// partitions paused, until half of it is free: librdkafka discards what it had prefetched for
+// a paused partition and fetches it again on resume (pausing loses nothing, but costs a
+// fetch), and the consumer can then be polled (rebalances, max.poll.interval.ms) without
+// taking events. A partition over its own budget is paused at once (one shared queue cannot
+// be read around it).
 class Backpressure {
  public:
   // Pauses (pause = true) or resumes the listed partitions at the consumer.
@@ -28,8 +36,14 @@ class Backpressure {
   void resize(Event& event);
   void release(const Event& event);
 
-  // Above the in-flight budget: take nothing more from Kafka until it is below half.
+  static constexpr Millis kPauseAfter{2000};
+
+  // At the in-flight budget: take nothing more from Kafka until 10% of it is free.
   bool overGlobalLimit() const { return over_global_limit_; }
+  // Every partition is paused for the global budget: polling takes no events now.
+  bool pausedForGlobalLimit() const { return global_paused_; }
+  // Pauses every partition once the budget has been full for kPauseAfter; call it often.
+  void tick(TimePoint now);
   // Shutting down: every partition stays paused from now on.
   void stopIntake();
 
@@ -51,6 +65,8 @@ class Backpressure {
   ExtraBytes extra_bytes_;
   bool stopped_ = false;
   bool over_global_limit_ = false;
+  bool global_paused_ = false;
+  TimePoint full_since_{};  // when over_global_limit_ last turned true
   std::uint64_t in_flight_events_ = 0;
   std::uint64_t in_flight_bytes_ = 0;
 };

@@ -22,9 +22,12 @@ Intake::Intake(KafkaConsumer& consumer, PartitionRegistry& partitions, Pipeline&
 
 void Intake::pull(bool force) {
   for (int i = 0; i < kMaxMessagesPerRound && polling_; ++i) {
-    // Above the in-flight budget the partitions are paused; librdkafka then discards what it
-    // had prefetched for them and fetches it again on resume, so stopping here loses nothing.
-    if (!force && backpressure_.overGlobalLimit()) return;
+    // At the in-flight budget nothing is taken: what was prefetched waits in librdkafka's
+    // queue. A forced pull (housekeeping, to serve rebalances and max.poll.interval.ms) polls
+    // only once every partition is paused and polling takes no events (Backpressure).
+    if (backpressure_.overGlobalLimit() && !(force && backpressure_.pausedForGlobalLimit())) {
+      return;
+    }
     RdMessagePtr msg = consumer_.poll();
     if (!msg) return;
     take(std::move(msg));

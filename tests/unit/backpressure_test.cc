@@ -45,27 +45,44 @@ class BackpressureTest : public ::testing::Test {
   std::unique_ptr<Backpressure> bp;
 };
 
-TEST_F(BackpressureTest, EveryPartitionPausesAtTheGlobalLimitAndResumesAtHalf) {
-  make({.max_events = 4});
+// At the global budget reading stops, and goes on at 90%: no pause, so nothing librdkafka
+// prefetched is thrown away and fetched again. Only a budget full for kPauseAfter pauses every
+// partition, until half of it is free.
+TEST_F(BackpressureTest, AtTheGlobalLimitReadingStopsAndOnlyALastingOnePauses) {
+  make({.max_events = 10});
   std::vector<EventPtr> events;
-  for (int i = 0; i < 3; ++i) {
-    events.push_back(event(p0, i));
+  auto admit = [&](const PartitionStatePtr& p) {
+    events.push_back(event(p, static_cast<std::int64_t>(events.size())));
     bp->admit(*events.back());
-  }
+  };
+  for (int i = 0; i < 9; ++i) admit(i % 2 ? p1 : p0);
   EXPECT_FALSE(bp->overGlobalLimit());
-  EXPECT_TRUE(log.paused.empty());
-  events.push_back(event(p1, 0));
-  bp->admit(*events.back());
+  admit(p0);
   EXPECT_TRUE(bp->overGlobalLimit());
+  const TimePoint t0{std::chrono::seconds(100)};
+  bp->tick(t0);
+  bp->tick(t0 + Backpressure::kPauseAfter - Millis(1));
+  EXPECT_TRUE(log.paused.empty());
+  EXPECT_FALSE(bp->pausedForGlobalLimit());
+  bp->release(*events[0]);  // 9 of 10: reading goes on
+  EXPECT_FALSE(bp->overGlobalLimit());
+  admit(p1);  // full again: the clock starts again
+  EXPECT_TRUE(bp->overGlobalLimit());
+  const TimePoint t1 = t0 + Backpressure::kPauseAfter + Millis(100);
+  bp->tick(t1);
+  bp->tick(t1 + Backpressure::kPauseAfter - Millis(1));
+  EXPECT_TRUE(log.paused.empty());
+  bp->tick(t1 + Backpressure::kPauseAfter);
+  EXPECT_TRUE(bp->pausedForGlobalLimit());
   EXPECT_EQ(log.paused, (std::vector<std::string>{"t[0]", "t[1]"}));
   EXPECT_TRUE(p0->paused && p1->paused);
-  bp->release(*events[0]);  // 3 left: above half, still paused
-  EXPECT_TRUE(bp->overGlobalLimit());
-  EXPECT_TRUE(log.resumed.empty());
-  bp->release(*events[1]);  // 2 left: half
+  for (int i = 1; i <= 4; ++i) bp->release(*events[static_cast<std::size_t>(i)]);  // 6 left
   EXPECT_FALSE(bp->overGlobalLimit());
+  EXPECT_TRUE(log.resumed.empty());  // paused until half is free
+  bp->release(*events[5]);           // 5 left: half
+  EXPECT_FALSE(bp->pausedForGlobalLimit());
   EXPECT_EQ(log.resumed, (std::vector<std::string>{"t[0]", "t[1]"}));
-  EXPECT_EQ(bp->inFlightEvents(), 2u);
+  EXPECT_EQ(bp->inFlightEvents(), 5u);
 }
 
 TEST_F(BackpressureTest, APartitionOverItsOwnLimitPausesAlone) {
