@@ -5,6 +5,8 @@
 //                    [--sink-transform c=build/transforms/heavy.wasm]
 // With a transform it also prints when each sink had everything: a sink transform delays its
 // own sink only.
+//   throughput_bench --benthos PATH   the same backlog, sinks and figures with Benthos in
+//                                     sluice's place (bench/peers/README.md)
 #include <CLI/CLI.hpp>
 #include <signal.h>
 #include <unistd.h>
@@ -49,6 +51,13 @@ int main(int argc, char** argv) {
   cli.add_option("--transform-config", transform_config, "its config, as YAML flow, e.g. {size: 48}");
   std::uint32_t workers = 0;
   cli.add_option("--workers", workers, "transform worker threads (default: the cores)");
+  std::string benthos;
+  cli.add_option("--benthos", benthos,
+                 "run this Benthos binary (bench/peers/build-benthos) in sluice's place: "
+                 "kafka_franz -> fan_out -> three http_client, the same Idempotency-Key");
+  std::uint32_t benthos_in_flight = 64;
+  cli.add_option("--benthos-in-flight", benthos_in_flight,
+                 "max_in_flight of each Benthos http_client output (its default: 64)");
   std::vector<std::string> sink_transforms;
   cli.add_option("--sink-transform", sink_transforms,
                  "SINK=MODULE: a sink's own transform (a, b or c; repeatable); its config is "
@@ -105,13 +114,47 @@ int main(int argc, char** argv) {
                      "\n  workers: " + std::to_string(workers) + "\n";
     if (!transform_config.empty()) options.extra += "  config: " + transform_config + "\n";
   }
-  const auto i = pl.startSluice(pl.writeConfig(options));
-  const pid_t pid = pl.sluice(i).pid();
+  std::unique_ptr<ChildProcess> peer;
+  ChildProcess* proc = nullptr;
+  std::size_t i = 0;
+  if (!benthos.empty()) {
+    if (batch > 1 || !transform.empty() || !sink_transforms.empty()) {
+      std::cerr << "--benthos runs the unbatched pipeline without transforms only\n";
+      return 2;
+    }
+    // At-least-once as sluice: kafka_franz commits an offset once fan_out has every
+    // output's acknowledgement; the Idempotency-Key is the record's coordinates, as sluice's.
+    const std::string config = pl.dir() + "/benthos.yaml";
+    std::ofstream y(config);
+    y << "http: {enabled: false}\nlogger: {level: WARN}\n"
+      << "input:\n  kafka_franz:\n    seed_brokers: [" << pl.bootstrap() << "]\n"
+      << "    topics: [" << pl.topic() << "]\n    consumer_group: " << pl.group() << "\n"
+      << "    start_from_oldest: true\n"
+      << "output:\n  broker:\n    pattern: fan_out\n    outputs:\n";
+    for (std::size_t s = 0; s < 3; ++s) {
+      y << "      - http_client:\n          url: http://127.0.0.1:" << pl.sinkPort(s) << "/ingest\n"
+        << "          verb: POST\n          max_in_flight: " << benthos_in_flight << "\n"
+        << "          headers:\n            Content-Type: application/json\n"
+        << "            Idempotency-Key: '\"${! meta(\"kafka_topic\") }/${! meta(\"kafka_partition\") }"
+           "/${! meta(\"kafka_offset\") }\"'\n";
+    }
+    y.close();
+    peer = std::make_unique<ChildProcess>(std::vector<std::string>{benthos, "-c", config},
+                                          pl.dir() + "/benthos.log");
+    proc = peer.get();
+  } else {
+    i = pl.startSluice(pl.writeConfig(options));
+    proc = &pl.sluice(i);
+  }
+  const std::string who = benthos.empty() ? "sluice" : "benthos";
+  const pid_t pid = proc->pid();
   long rss = 0;
+  long threads = 0;
   std::array<double, 3> sink_secs{0, 0, 0};  // when each sink had every event
   const bool all = waitFor(
       [&] {
         rss = std::max(rss, peakRssKib(pid));
+        threads = std::max(threads, threadCount(pid));
         // Counting lines is cheaper than parsing keys; confirm the keys once at the end.
         bool every = true;
         for (std::size_t s = 0; s < 3; ++s) {
@@ -150,9 +193,14 @@ int main(int argc, char** argv) {
             << " s = " << static_cast<long>(static_cast<double>(events) / secs)
             << " events/s (" << static_cast<long>(3.0 * static_cast<double>(events) / secs)
             << " deliveries/s" << (batch > 1 ? ", batched" : ", one request each") << ")\n"
-            << "sluice cpu: " << cpu << " s (" << cpu / secs * 100 << "% of one core), "
+            << who << " cpu: " << cpu << " s (" << cpu / secs * 100 << "% of one core), "
             << static_cast<long>(static_cast<double>(events) / cpu) << " events per cpu-second\n"
-            << "sluice peak rss: " << rss / 1024.0 << " MiB\n";
+            << who << " peak rss: " << rss / 1024.0 << " MiB, threads: " << threads << "\n";
+  if (peer) {
+    peer->signal(SIGTERM);
+    peer->wait(30s);
+    return complete ? 0 : 1;
+  }
   // What sluice fetched from Kafka, from its statistics (every 5 s) in its totals at exit: a
   // partition paused for back-pressure is fetched again when it resumes.
   std::this_thread::sleep_for(5500ms);

@@ -33,4 +33,13 @@ long peakRssKib(pid_t pid) {
   return -1;
 }
 
+long threadCount(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stol(line.substr(8));
+  }
+  return -1;
+}
+
 }  // namespace sluice::testing

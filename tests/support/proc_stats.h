@@ -8,5 +8,7 @@ namespace sluice::testing {
 double cpuSeconds(pid_t pid);
 // Peak resident set size (VmHWM) of a process in KiB, or -1 if it cannot be read.
 long peakRssKib(pid_t pid);
+// Threads of a process now (Threads in /proc/PID/status), or -1 if it cannot be read.
+long threadCount(pid_t pid);
 
 }  // namespace sluice::testing
