@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
       return 2;
     }
     // At-least-once as sluice: kafka_franz commits an offset once fan_out has every
-    // output's acknowledgement; the Idempotency-Key is the record's coordinates, as sluice's.
+    // output's acknowledgement; the Idempotency-Key is the record's coordinates, as sluice's,
+    // and the same Sluice-Source-* headers go along.
     const std::string config = pl.dir() + "/benthos.yaml";
     std::ofstream y(config);
     y << "http: {enabled: false}\nlogger: {level: WARN}\n"
@@ -136,7 +137,12 @@ int main(int argc, char** argv) {
         << "          verb: POST\n          max_in_flight: " << benthos_in_flight << "\n"
         << "          headers:\n            Content-Type: application/json\n"
         << "            Idempotency-Key: '\"${! meta(\"kafka_topic\") }/${! meta(\"kafka_partition\") }"
-           "/${! meta(\"kafka_offset\") }\"'\n";
+           "/${! meta(\"kafka_offset\") }\"'\n"
+        // The headers sluice sends with each event (the recording sink files them too).
+        << "            Sluice-Source-Topic: '${! meta(\"kafka_topic\") }'\n"
+        << "            Sluice-Source-Partition: '${! meta(\"kafka_partition\") }'\n"
+        << "            Sluice-Source-Offset: '${! meta(\"kafka_offset\") }'\n"
+        << "            Sluice-Attempt: '1'\n";
     }
     y.close();
     peer = std::make_unique<ChildProcess>(std::vector<std::string>{benthos, "-c", config},
