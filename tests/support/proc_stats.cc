@@ -1,5 +1,7 @@
 #include "proc_stats.h"
 
+#include <string_view>
+
 #include <unistd.h>
 
 #include <fstream>
@@ -24,22 +26,22 @@ double cpuSeconds(pid_t pid) {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-long peakRssKib(pid_t pid) {
+namespace {
+
+// A number field of /proc/PID/status ("VmHWM:", "Threads:"), or -1.
+long statusField(pid_t pid, std::string_view name) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    if (line.starts_with(name)) return std::stol(line.substr(name.size()));
   }
   return -1;
 }
 
-long threadCount(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::stol(line.substr(8));
-  }
-  return -1;
-}
+}  // namespace
+
+long peakRssKib(pid_t pid) { return statusField(pid, "VmHWM:"); }
+
+long threadCount(pid_t pid) { return statusField(pid, "Threads:"); }
 
 }  // namespace sluice::testing
