@@ -6,7 +6,7 @@
 
 namespace sluice {
 
-Dispatcher::Preparation sinkPreparation(const TransformOutput& out, std::string_view sink,
+Dispatcher::Preparation sinkPreparation(TransformOutput out, std::string_view sink,
                                         std::string_view version, const Event& event) {
   Dispatcher::Preparation p;
   switch (out.result) {
@@ -21,8 +21,8 @@ Dispatcher::Preparation sinkPreparation(const TransformOutput& out, std::string_
     case TransformOutput::Result::kPass:
       break;
   }
-  p.body = out.body;
-  p.headers = out.headers;
+  p.body = std::move(out.body);
+  p.headers = std::move(out.headers);
   // Which modules made this request: the pipeline's, if one ran, and this sink's.
   std::string versions(version);
   const auto& shared = event.headers();
@@ -76,7 +76,7 @@ void SinkTransforms::apply(TransformJobPtr job) {
       const std::string_view name = dispatcher_.sinkName(job->sink);
       if (observer_) observer_({name, resultName(*job->output), job->took});
       dispatcher_.prepared(job->token,
-                           sinkPreparation(*job->output, name,
+                           sinkPreparation(std::move(*job->output), name,
                                            job->set->sinks[job->sink]->module->version(), *event));
     } else {  // no transform for this sink in the set: cannot happen, sent as it is
       dispatcher_.prepared(job->token, {});

@@ -57,7 +57,8 @@ class SinkTransforms {
 
 // What a sink transform's result means for its delivery (pure, for tests). `event`: for the
 // pipeline transform's version header, which this sink's extends.
-Dispatcher::Preparation sinkPreparation(const TransformOutput& out, std::string_view sink,
+// `out` by value: its body and headers move into the delivery.
+Dispatcher::Preparation sinkPreparation(TransformOutput out, std::string_view sink,
                                         std::string_view version, const Event& event);
 
 }  // namespace sluice

@@ -7,7 +7,7 @@
 
 namespace sluice {
 
-AppliedTransforms applyPipelineResult(const TransformOutput& out, std::string_view version,
+AppliedTransforms applyPipelineResult(TransformOutput out, std::string_view version,
                                       const std::vector<std::string>& sink_names) {
   AppliedTransforms applied;
   const std::string where = "transform pipeline (" + std::string(version) + ")";
@@ -17,7 +17,7 @@ AppliedTransforms applyPipelineResult(const TransformOutput& out, std::string_vi
   }
   auto t = std::make_unique<EventTransforms>();
   t->sinks.resize(sink_names.size());
-  t->headers = out.headers;
+  t->headers = std::move(out.headers);
   t->headers.emplace_back(kTransformVersionHeader, std::string(version));
   if (out.result == TransformOutput::Result::kDrop) {
     for (auto& s : t->sinks) s.skip = true;
@@ -25,7 +25,7 @@ AppliedTransforms applyPipelineResult(const TransformOutput& out, std::string_vi
     return applied;
   }
   if (out.body) {
-    t->body = *out.body;
+    t->body = std::move(*out.body);
     t->body_set = true;
   }
   for (const std::string& route : out.routes) {
@@ -98,7 +98,7 @@ void TransformStage::apply(TransformJobPtr job) {
   }
   if (observer_) observer_({"pipeline", resultName(*job->output), job->took});
   AppliedTransforms applied =
-      applyPipelineResult(*job->output, job->set->pipeline->module->version(), sink_names_);
+      applyPipelineResult(std::move(*job->output), job->set->pipeline->module->version(), sink_names_);
   if (applied.failure) {
     DeadLetterReason why;
     why.reason = "transform_failed";

@@ -53,7 +53,8 @@ struct AppliedTransforms {
   std::unique_ptr<EventTransforms> transforms;  // null when nothing changed
   std::optional<std::string> failure;           // set: the event goes to the dead letters
 };
-AppliedTransforms applyPipelineResult(const TransformOutput& out, std::string_view version,
+// `out` by value: its body and headers move into the event.
+AppliedTransforms applyPipelineResult(TransformOutput out, std::string_view version,
                                       const std::vector<std::string>& sink_names);
 
 }  // namespace sluice
