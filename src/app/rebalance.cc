@@ -37,17 +37,7 @@ void Rebalance::onAssign(const rd_kafka_topic_partition_list_t& partitions) {
     RdPartitionListPtr fresh(rd_kafka_topic_partition_list_copy(&partitions));
     consumer_.resume(*fresh);
   }
-  // librdkafka paused every partition of this member while the rebalance callback waited, and
-  // the assign call above resumed them; but a broker thread left with nothing to fetch sleeps
-  // up to a second, and a resume does not wake it (librdkafka 2.0.2, rdkafka_broker.c). A seek
-  // to where each kept partition stands does, so the partitions that stay do not stall.
-  if (partitions_.size() > 0) {
-    RdPartitionListPtr kept(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
-    partitions_.forEach([&](const PartitionStatePtr& p) {
-      rd_kafka_topic_partition_list_add(kept.get(), p->topic.c_str(), p->partition);
-    });
-    consumer_.wakeFetchers(*kept);
-  }
+  wakeKeptPartitions();
   std::vector<PartitionState*> added;
   std::vector<PartitionStatePtr> fresh_states;
   for (int i = 0; i < partitions.cnt; ++i) {
@@ -60,6 +50,26 @@ void Rebalance::onAssign(const rd_kafka_topic_partition_list_t& partitions) {
   if (partitions.cnt == 0) return;
   spdlog::info("assigned {} partition(s): {} (now {})", partitions.cnt, describe(partitions),
                partitions_.size());
+}
+
+void Rebalance::wakeKeptPartitions() {
+  // librdkafka paused every partition of this member while the rebalance callback waited, and
+  // the assign or unassign call resumed them; but a broker thread left with nothing to fetch
+  // sleeps up to a second, and a resume does not wake it (librdkafka 2.0.2: the resume only
+  // clears a flag, rdkafka_partition.c). A seek does wake it, so each kept partition is sought
+  // to where sluice goes on reading it. sluice's own position, not rd_kafka_position(): a seek
+  // clears librdkafka's until the next message, and a revoke is followed by an assign at once
+  // (cooperative protocol) with nothing read in between.
+  if (partitions_.size() == 0) return;
+  RdPartitionListPtr kept(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
+  partitions_.forEach([&](const PartitionStatePtr& p) {
+    // A partition nothing was read from yet is still starting (offset lookup, first fetch):
+    // the broker thread is woken by that work anyway.
+    if (auto next = p->offsets.nextToRead()) {
+      rd_kafka_topic_partition_list_add(kept.get(), p->topic.c_str(), p->partition)->offset = *next;
+    }
+  });
+  consumer_.wakeFetchers(*kept);
 }
 
 void Rebalance::onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost) {
@@ -79,6 +89,9 @@ void Rebalance::release(const rd_kafka_topic_partition_list_t& partitions, bool 
     if (state) dropped += pipeline_.abandon(state.get());
   }
   consumer_.incrementalUnassign(partitions);
+  // The unassign resumed the partitions that stay, as an assign does (rdkafka_cgrp.c): the
+  // same wake-up, or they may wait up to a second for the next assign of this rebalance.
+  wakeKeptPartitions();
   spdlog::info("{} {} partition(s): {}; {} events in flight left for the next owner",
                lost ? "lost" : "revoked", partitions.cnt, describe(partitions), dropped);
 }

@@ -33,6 +33,7 @@ class Rebalance final : public RebalanceListener {
 
  private:
   void release(const rd_kafka_topic_partition_list_t& partitions, bool lost);
+  void wakeKeptPartitions();
 
   KafkaConsumer& consumer_;
   PartitionRegistry& partitions_;

@@ -25,6 +25,12 @@ class OffsetTracker {
   // the first dispatch.
   std::optional<std::int64_t> committable() const;
 
+  // One past the last dispatched offset: where reading this partition goes on; nullopt until
+  // the first dispatch.
+  std::optional<std::int64_t> nextToRead() const {
+    return next_ >= 0 ? std::optional<std::int64_t>(next_) : std::nullopt;
+  }
+
   std::size_t outstanding() const { return outstanding_; }
   // Offsets dispatched since the committable one (done or not): what a stuck offset holds.
   std::size_t span() const { return window_.size(); }

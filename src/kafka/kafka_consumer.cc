@@ -212,16 +212,8 @@ void KafkaConsumer::incrementalUnassign(const rd_kafka_topic_partition_list_t& p
 }
 
 void KafkaConsumer::wakeFetchers(rd_kafka_topic_partition_list_t& partitions) {
-  if (rd_kafka_resp_err_t e = rd_kafka_position(rk_.get(), &partitions); e) return;
-  RdPartitionListPtr positioned(rd_kafka_topic_partition_list_new(partitions.cnt));
-  for (int i = 0; i < partitions.cnt; ++i) {
-    const auto& p = partitions.elems[i];
-    if (p.err == RD_KAFKA_RESP_ERR_NO_ERROR && p.offset >= 0) {
-      rd_kafka_topic_partition_list_add(positioned.get(), p.topic, p.partition)->offset = p.offset;
-    }
-  }
-  if (positioned->cnt == 0) return;
-  RdErrorPtr error(rd_kafka_seek_partitions(rk_.get(), positioned.get(), 0 /* async */));
+  if (partitions.cnt == 0) return;
+  RdErrorPtr error(rd_kafka_seek_partitions(rk_.get(), &partitions, 0 /* async */));
   if (error) spdlog::warn("seek to wake the fetchers: {}", rd_kafka_error_string(error.get()));
 }
 

@@ -50,15 +50,16 @@ class KafkaConsumer {
   KafkaConsumer& operator=(const KafkaConsumer&) = delete;
 
   int wakeFd() const { return wake_fd_.get(); }
-  void clearWake();  // reads the eventfd counter back to zero
+  void clearWake();
+  std::size_t queueLength() const { return rd_kafka_queue_length(queue_.get()); }  // TEMP  // reads the eventfd counter back to zero
 
   // Next message or error, or null when the queue is empty. Serves callbacks too.
   RdMessagePtr poll();
 
   void incrementalAssign(const rd_kafka_topic_partition_list_t& partitions);
   void incrementalUnassign(const rd_kafka_topic_partition_list_t& partitions);
-  // Seeks these partitions, without waiting, to where the application stands in each (those
-  // with a position): the broker threads fetching them wake up at once.
+  // Seeks these partitions, without waiting, to the offset each carries in the list: the
+  // broker threads fetching them wake up at once.
   void wakeFetchers(rd_kafka_topic_partition_list_t& partitions);
   void pause(rd_kafka_topic_partition_list_t& partitions);
   void resume(rd_kafka_topic_partition_list_t& partitions);

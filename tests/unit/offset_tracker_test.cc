@@ -52,6 +52,20 @@ TEST(OffsetTracker, GapsInOffsetsAreFine) {
   EXPECT_EQ(t.committable(), 8);
 }
 
+// Where reading goes on (the rebalance wake-up seeks there) follows what was dispatched, not
+// what was delivered: an undelivered offset is still in sluice's hands, not to be read again.
+TEST(OffsetTracker, NextToReadIsOnePastTheLastDispatched) {
+  OffsetTracker t;
+  EXPECT_FALSE(t.nextToRead().has_value());
+  ASSERT_TRUE(t.dispatched(3));
+  ASSERT_TRUE(t.dispatched(7));
+  EXPECT_EQ(t.nextToRead(), 8);
+  EXPECT_EQ(t.committable(), 3);
+  EXPECT_TRUE(t.completed(3));
+  EXPECT_TRUE(t.completed(7));
+  EXPECT_EQ(t.nextToRead(), 8);
+}
+
 TEST(OffsetTracker, RefusesNonIncreasingDispatchAndUnknownCompletion) {
   OffsetTracker t;
   ASSERT_TRUE(t.dispatched(5));
