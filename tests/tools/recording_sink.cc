@@ -3,7 +3,9 @@
 // file and can inject faults (latency, delays, failures, hangs, refused
 // connections) without ever blocking its event loop. With --tls-cert and
 // --tls-key it serves HTTPS only; --tls-client-ca makes it require a client
-// certificate (mutual TLS) and log each refused handshake.
+// certificate (mutual TLS) and log each refused handshake. A plain connection that opens
+// with the HTTP/2 preface is served as h2c (prior knowledge), each stream a request
+// recorded the same way; h2c replies are immediate (no --latency-ms or --delay-*).
 //
 // Record line (tab separated, one per accepted request):
 //   idempotency_key topic partition offset attempt body_fnv1a64_hex body_len
@@ -58,6 +60,7 @@
 #include <vector>
 
 #include "batch_body.h"
+#include "h2c_session.h"
 #include "tls_server.h"
 #include "util/unique_fd.h"
 
@@ -224,6 +227,19 @@ struct Request {
     batch_offsets.clear();
   }
   bool is_batch() const { return seen[kBatchKeys]; }
+  // False once the body is over `max_body` (the rest is not looked at).
+  bool add_body(const char* at, size_t len, uint64_t max_body) {
+    body_len += len;
+    if (body_len > max_body) {
+      too_large = true;
+      return false;
+    }
+    uint64_t h = body_hash;
+    for (size_t i = 0; i < len; ++i) h = (h ^ static_cast<unsigned char>(at[i])) * kFnvPrime;
+    body_hash = h;
+    if (is_batch()) body.append(at, len);
+    return true;
+  }
   void begin_value() {
     in_value = true;
     slot = find_slot(field);
@@ -260,6 +276,49 @@ enum class ConnState {
               // unread input does not turn our close into a reset
 };
 
+// One h2c connection (HTTP/2 with prior knowledge): its nghttp2 session and its streams, each
+// a request. Replies are immediate: --latency-ms and --delay-* are not applied to h2c.
+struct H2Streams final : H2cSession::Handler {
+  struct Stream {
+    Request req;
+    std::string method;
+  };
+  explicit H2Streams(uint64_t body_limit) : max_body(body_limit) {}
+
+  void onStreamBegin(int32_t id) override { streams[id].req.reset(); }
+  void onStreamHeader(int32_t id, std::string_view name, std::string_view value) override {
+    Stream& s = streams[id];
+    if (name == ":method") {
+      s.method = value;
+    } else if (name == ":path") {
+      s.req.url = value.substr(0, kMaxHeaderValue);
+    } else if (!name.empty() && name[0] != ':') {
+      Request& r = s.req;
+      r.field = name.substr(0, kMaxHeaderValue);
+      r.begin_value();
+      if (r.slot >= 0) {
+        const size_t cap =
+            r.slot == kBatchKeys || r.slot == kBatchOffsets ? kMaxListValue : kMaxHeaderValue;
+        r.value[static_cast<size_t>(r.slot)].append(value.substr(0, cap));
+      }
+      r.end_value();
+    }
+  }
+  void onStreamData(int32_t id, const char* data, size_t len) override {
+    Request& r = streams[id].req;
+    if (!r.too_large) r.add_body(data, len, max_body);
+  }
+  void onStreamRequest(int32_t id) override {
+    if (auto it = streams.find(id); it != streams.end()) on_request(id, it->second);
+  }
+  void onStreamClose(int32_t id) override { streams.erase(id); }
+
+  uint64_t max_body;
+  std::unordered_map<int32_t, Stream> streams;
+  std::function<void(int32_t, Stream&)> on_request;
+  H2cSession session{*this};  // last: its callbacks use the members above
+};
+
 struct Conn {
   uint64_t id = 0;
   UniqueFd fd;
@@ -277,6 +336,8 @@ struct Conn {
   // socket, a write waiting for a readable one. Each is retried on the event it waits for.
   bool tls_wants_write = false;  // handshake or read
   bool tls_write_wants_read = false;
+  bool sniffed = false;               // the first bytes were looked at for the h2c preface
+  std::unique_ptr<H2Streams> h2;      // set: the connection speaks h2c
 };
 
 Conn& conn_of(http_parser* p) { return *static_cast<Conn*>(p->data); }
@@ -322,17 +383,8 @@ int on_headers_complete(http_parser* p) {
 }
 int on_body(http_parser* p, const char* at, size_t len) {
   auto& c = conn_of(p);
-  auto& r = c.req;
-  r.body_len += len;
-  if (r.body_len > c.max_body) {  // chunked bodies have no length up front
-    r.too_large = true;
-    http_parser_pause(p, 1);
-    return 0;
-  }
-  uint64_t h = r.body_hash;
-  for (size_t i = 0; i < len; ++i) h = (h ^ static_cast<unsigned char>(at[i])) * kFnvPrime;
-  r.body_hash = h;
-  if (r.is_batch()) r.body.append(at, len);
+  // Chunked bodies have no length up front.
+  if (!c.req.add_body(at, len, c.max_body)) http_parser_pause(p, 1);
   return 0;
 }
 // Pausing after every request lets the loop decide its fate (and maybe stop
@@ -717,6 +769,13 @@ class Loop {
   }
 
   void feed(Conn& c, const char* data, size_t len) {
+    if (!c.sniffed) {
+      c.sniffed = true;
+      // Clients write the whole 24-byte preface at once; a plain HTTP/1.1 request never
+      // starts with it.
+      if (!c.tls && H2cSession::startsWithPreface(std::string_view(data, len))) start_h2(c);
+    }
+    if (c.h2) return feed_h2(c, data, len);
     while (len > 0 && c.state == ConnState::kReading) {
       const size_t used = http_parser_execute(&c.parser, &settings_, data, len);
       data += used;
@@ -734,32 +793,47 @@ class Loop {
     if (len > 0 && c.state == ConnState::kWaiting) c.unparsed.assign(data, len);
   }
 
-  void on_request(Conn& c) {
-    Request& r = c.req;
-    ++stats_.requests;
-    r.arrival_us = unix_micros();
-    if (r.too_large) return answer(c, Reply{.status = 413, .close = true});
-    const bool close = http_should_keep_alive(&c.parser) == 0;
-    if (c.parser.method != HTTP_POST) {
-      const std::string_view path = std::string_view(r.url).substr(0, r.url.find('?'));
-      if (c.parser.method == HTTP_GET && path == "/healthz")
-        return answer(c, Reply{.status = 200, .close = close});
-      return answer(c, Reply{.status = 405, .close = close});
-    }
+  void start_h2(Conn& c) {
+    log("h2c connection %llu", static_cast<unsigned long long>(c.id));  // tests look for it
+    c.h2 = std::make_unique<H2Streams>(c.max_body);
+    const uint64_t id = c.id;
+    c.h2->on_request = [this, id](int32_t stream, H2Streams::Stream& s) {
+      if (Conn* conn = find(id)) on_h2_request(*conn, stream, s);
+    };
+  }
 
+  void feed_h2(Conn& c, const char* data, size_t len) {
+    if (!c.h2->session.feed(data, len)) return close_conn(c);
+    c.h2->session.takeOutput(c.out);
+    if (c.h2->session.finished()) c.state = ConnState::kClosing;
+  }
+
+  // What a request is answered: the status for anything but a well-formed POST, else the
+  // fate drawn for it (a hang, a failure, a status, a delay).
+  struct Fate {
+    Reply reply;
+    bool hang = false;
+    int64_t delay_ms = 0;
+  };
+  Fate fate_of(Request& r, bool post, bool get, bool close) {
+    if (r.too_large) return {Reply{.status = 413, .close = true}};
+    if (!post) {
+      const std::string_view path = std::string_view(r.url).substr(0, r.url.find('?'));
+      if (get && path == "/healthz") return {Reply{.status = 200, .close = close}};
+      return {Reply{.status = 405, .close = close}};
+    }
     // A batch that does not split into as many events as keys and offsets is refused
     // before any fault is drawn: sluice sent something malformed.
     if (r.is_batch() && !parse_batch(r)) {
       log("malformed batch: %zu body bytes, keys '%.60s', offsets '%.60s'", r.body.size(),
           r.value[kBatchKeys].c_str(), r.value[kBatchOffsets].c_str());
-      return answer(c, Reply{.status = 400, .close = close});
+      return {Reply{.status = 400, .close = close}};
     }
     Reply reply{.status = 200, .record = true, .close = close};
     double u = draw();
     if (u < opt_.hang_share) {
       ++stats_.hung;
-      c.state = ConnState::kHung;
-      return;
+      return {reply, true};
     }
     u -= opt_.hang_share;
     if (u < opt_.fail_share) {
@@ -775,16 +849,46 @@ class Loop {
       ++stats_.delayed;
       delay_ms += opt_.delay_ms;
     }
-    if (delay_ms <= 0) return answer(c, reply);
-    c.pending = reply;
+    return {reply, false, delay_ms};
+  }
+
+  void on_request(Conn& c) {
+    Request& r = c.req;
+    ++stats_.requests;
+    r.arrival_us = unix_micros();
+    const bool close = http_should_keep_alive(&c.parser) == 0;
+    const Fate fate = fate_of(r, c.parser.method == HTTP_POST, c.parser.method == HTTP_GET, close);
+    if (fate.hang) {
+      c.state = ConnState::kHung;
+      return;
+    }
+    if (fate.delay_ms <= 0) return answer(c, fate.reply);
+    c.pending = fate.reply;
     c.state = ConnState::kWaiting;
-    add_timer(mono_ns() + delay_ms * kNsPerMs, TimerKind::kRespond, c.id);
+    add_timer(mono_ns() + fate.delay_ms * kNsPerMs, TimerKind::kRespond, c.id);
+  }
+
+  // A stream that hangs is never answered (the client's timeout ends it); a delay is not
+  // applied on h2c (see H2Streams).
+  void on_h2_request(Conn& c, int32_t stream, H2Streams::Stream& s) {
+    ++stats_.requests;
+    s.req.arrival_us = unix_micros();
+    const Fate fate = fate_of(s.req, s.method == "POST", s.method == "GET", false);
+    if (fate.hang) return;
+    record(s.req, fate.reply);
+    c.h2->session.respond(stream, fate.reply.status, fate.reply.retry_after);
   }
 
   void answer(Conn& c, const Reply& reply) {
+    record(c.req, reply);
+    append_response(c.out, reply);
+    c.state = reply.close ? ConnState::kClosing : ConnState::kReading;
+  }
+
+  void record(const Request& r, const Reply& reply) {
     if (reply.record) {
       ++stats_.accepted;
-      append_record(writer_.buffer(), c.req, reply.status);
+      append_record(writer_.buffer(), r, reply.status);
       if (writer_.buffer().size() >= kFlushAtBytes) writer_.flush();
       if (opt_.max_requests > 0 &&
           shared_.accepted_total.fetch_add(1, std::memory_order_relaxed) + 1 >= opt_.max_requests)
@@ -792,8 +896,6 @@ class Loop {
     } else if (!is_2xx(reply.status)) {
       ++stats_.failed;
     }
-    append_response(c.out, reply);
-    c.state = reply.close ? ConnState::kClosing : ConnState::kReading;
   }
 
   void flush_out(Conn& c) {
