@@ -7,18 +7,19 @@ namespace sluice::testing {
 ChunkedProducer::ChunkedProducer(std::string bootstrap, std::string topic, int partitions,
                                  std::int64_t chunks, std::int64_t chunk, double rate)
     : total_(chunks * chunk) {
-  thread_ = std::thread([this, bootstrap, topic, partitions, chunks, chunk, rate] {
+  thread_ = std::thread([this, bootstrap, topic, partitions, rate] {
     try {
-      for (std::int64_t c = 0; c < chunks; ++c) {
-        ProduceOptions o;
-        o.count = chunk;
-        o.first_seq = c * chunk;
-        o.partitions = partitions;
-        o.body_bytes = 200;
-        o.rate_per_sec = rate;
-        produceEvents(bootstrap, topic, o);
-        produced_ += chunk;
-      }
+      // One producer for the whole run: a new idempotent producer waits 0.5-1 s for its
+      // producer id before it sends anything (librdkafka's PID timer), so a producer per chunk
+      // stalled the flow at chunk boundaries, and the tests act at chunk boundaries.
+      ProduceOptions o;
+      o.count = total_;
+      o.partitions = partitions;
+      o.body_bytes = 200;
+      o.rate_per_sec = rate;
+      o.acked = &produced_;
+      produceEvents(bootstrap, topic, o);
+      produced_ = total_;
     } catch (...) {
       error_ = std::current_exception();
       produced_ = total_;

@@ -8,9 +8,9 @@
 
 namespace sluice::testing {
 
-// Produces `chunks` chunks of `chunk` numbered events (200-byte bodies, round-robin over the
-// topic's partitions) at `rate` events/s on a thread of its own, counting what is produced,
-// so a test can wait for a point in the production. An error ends the count at the total and
+// Produces `chunks` x `chunk` numbered events (200-byte bodies, round-robin over the topic's
+// partitions) at `rate` events/s on a thread of its own, counting each acknowledged event, so
+// a test can wait for a point in the production. An error ends the count at the total and
 // is rethrown by join().
 class ChunkedProducer {
  public:

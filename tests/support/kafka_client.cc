@@ -55,6 +55,7 @@ int partitionCount(rd_kafka_t* rk, const std::string& topic) {
 
 struct DeliveryTally {
   std::atomic<std::int64_t> ok{0};
+  std::atomic<std::int64_t>* acked = nullptr;
   std::atomic<std::int64_t> failed{0};
   std::string first_error;
 };
@@ -65,6 +66,7 @@ void onDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     if (t->failed++ == 0) t->first_error = rd_kafka_err2str(m->err);
   } else {
     ++t->ok;
+    if (t->acked != nullptr) ++*t->acked;
   }
 }
 
@@ -116,6 +118,7 @@ void createTopic(const std::string& bootstrap, const std::string& topic, int par
 PartitionOffsets produceEvents(const std::string& bootstrap, const std::string& topic,
                                const ProduceOptions& o) {
   DeliveryTally tally;
+  tally.acked = o.acked;
   RdKafkaPtr rk = makeClient(RD_KAFKA_PRODUCER, bootstrap,
                              {{"acks", "all"},
                               {"enable.idempotence", "true"},

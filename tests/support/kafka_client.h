@@ -2,6 +2,7 @@
 
 // Kafka operations the tests, the demo and the benchmarks need around sluice: create a topic,
 // produce numbered JSON events, read a group's committed offsets and a topic's end offsets.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -45,6 +46,7 @@ struct ProduceOptions {
   std::size_t body_bytes = 0;  // pads the JSON body to about this size
   double rate_per_sec = 0;     // 0: as fast as possible
   std::int64_t key_cardinality = 0;  // >0: key is "k" + seq % N (repeating keys); else unique
+  std::atomic<std::int64_t>* acked = nullptr;  // set: counts each acknowledged event as it comes
 };
 
 // Produces `count` events {"seq":N,...} with acks=all and waits for every delivery report.
