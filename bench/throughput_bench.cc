@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   cli.add_option("--window", window, "every sink's max_in_flight (default: sluice's)");
   bool fixed = false;
   cli.add_flag("--fixed", fixed, "every sink's concurrency: fixed (the window is max_in_flight)");
+  bool http2 = false;
+  cli.add_flag("--http2", http2, "every sink http2: true (h2c, prior knowledge; needs libcurl 8)");
   std::uint32_t batch = 1;
   cli.add_option("--batch", batch, "every sink's batch.max_events (default 1: no batching)");
   std::vector<std::string> properties;
@@ -88,6 +90,9 @@ int main(int argc, char** argv) {
   if (fixed) {
     for (const char* s : {"a", "b", "c"}) options.sink_extra[s] += "    concurrency: fixed\n";
   }
+  if (http2) {
+    for (const char* s : {"a", "b", "c"}) options.sink_extra[s] += "    http2: true\n";
+  }
   for (const auto& st : sink_transforms) {
     const auto eq = st.find('=');
     if (eq == std::string::npos || eq != 1 || std::string("abc").find(st[0]) == std::string::npos) {
@@ -118,8 +123,8 @@ int main(int argc, char** argv) {
   ChildProcess* proc = nullptr;
   std::size_t i = 0;
   if (!benthos.empty()) {
-    if (batch > 1 || !transform.empty() || !sink_transforms.empty()) {
-      std::cerr << "--benthos runs the unbatched pipeline without transforms only\n";
+    if (batch > 1 || http2 || !transform.empty() || !sink_transforms.empty()) {
+      std::cerr << "--benthos runs the unbatched HTTP/1.1 pipeline without transforms only\n";
       return 2;
     }
     // At-least-once as sluice: kafka_franz commits an offset once fan_out has every
@@ -198,7 +203,8 @@ int main(int argc, char** argv) {
             << "delivered to 3 sinks: " << (complete ? "all" : "NOT ALL") << " in " << secs
             << " s = " << static_cast<long>(static_cast<double>(events) / secs)
             << " events/s (" << static_cast<long>(3.0 * static_cast<double>(events) / secs)
-            << " deliveries/s" << (batch > 1 ? ", batched" : ", one request each") << ")\n"
+            << " deliveries/s" << (batch > 1 ? ", batched" : ", one request each")
+            << (http2 ? ", h2c" : "") << ")\n"
             << who << " cpu: " << cpu << " s (" << cpu / secs * 100 << "% of one core), "
             << static_cast<long>(static_cast<double>(events) / cpu) << " events per cpu-second\n"
             << who << " peak rss: " << rss / 1024.0 << " MiB, threads: " << threads << "\n";
