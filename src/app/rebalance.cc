@@ -66,7 +66,8 @@ void Rebalance::wakeKeptPartitions() {
     // A partition nothing was read from yet is still starting (offset lookup, first fetch):
     // the broker thread is woken by that work anyway.
     if (auto next = p->offsets.nextToRead()) {
-      rd_kafka_topic_partition_list_add(kept.get(), p->topic.c_str(), p->partition)->offset = *next;
+      auto* entry = rd_kafka_topic_partition_list_add(kept.get(), p->topic.c_str(), p->partition);
+      entry->offset = *next;
     }
   });
   consumer_.wakeFetchers(*kept);

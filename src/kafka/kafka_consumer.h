@@ -50,8 +50,7 @@ class KafkaConsumer {
   KafkaConsumer& operator=(const KafkaConsumer&) = delete;
 
   int wakeFd() const { return wake_fd_.get(); }
-  void clearWake();
-  std::size_t queueLength() const { return rd_kafka_queue_length(queue_.get()); }  // TEMP  // reads the eventfd counter back to zero
+  void clearWake();  // reads the eventfd counter back to zero
 
   // Next message or error, or null when the queue is empty. Serves callbacks too.
   RdMessagePtr poll();

@@ -1,5 +1,6 @@
 #include "h2c_session.h"
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -7,8 +8,10 @@ namespace sluice::tools {
 namespace {
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-// Enough streams that a client's whole window of requests fits on one connection.
+// Enough streams that a client's whole window of requests fits on one connection, and flow
+// control windows that do not make a client wait for WINDOW_UPDATEs on batched bodies.
 constexpr uint32_t kMaxConcurrentStreams = 1024;
+constexpr int32_t kWindowBytes = 16 << 20;
 
 H2cSession& of(void* self) { return *static_cast<H2cSession*>(self); }
 
@@ -30,9 +33,12 @@ H2cSession::H2cSession(Handler& handler) : handler_(handler) {
   const int rv = nghttp2_session_server_new(&session_, cbs, this);
   nghttp2_session_callbacks_del(cbs);
   if (rv != 0) throw std::runtime_error("nghttp2 session");
-  const std::array<nghttp2_settings_entry, 1> settings = {
-      {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams}}};
+  const std::array<nghttp2_settings_entry, 2> settings = {
+      {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kWindowBytes)}}};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  // The connection's own window is not a setting: it grows with a WINDOW_UPDATE.
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kWindowBytes);
 }
 
 H2cSession::~H2cSession() { nghttp2_session_del(session_); }
@@ -43,7 +49,7 @@ bool H2cSession::feed(const char* data, size_t len) {
   return used >= 0 && static_cast<size_t>(used) == len;
 }
 
-void H2cSession::respond(int32_t stream, int status, int retry_after) {
+bool H2cSession::respond(int32_t stream, int status, int retry_after) {
   const std::string code = std::to_string(status);
   const std::string retry = std::to_string(retry_after);
   auto pair = [](std::string_view name, std::string_view value) {
@@ -53,14 +59,16 @@ void H2cSession::respond(int32_t stream, int status, int retry_after) {
   };
   std::array<nghttp2_nv, 2> headers = {pair(":status", code), pair("retry-after", retry)};
   // No data provider: the HEADERS frame carries END_STREAM, an empty body.
-  nghttp2_submit_response(session_, stream, headers.data(), retry_after >= 0 ? 2 : 1, nullptr);
+  return nghttp2_submit_response(session_, stream, headers.data(), retry_after >= 0 ? 2 : 1,
+                                 nullptr) == 0;
 }
 
-void H2cSession::takeOutput(std::string& out) {
+bool H2cSession::takeOutput(std::string& out) {
   for (;;) {
     const uint8_t* chunk = nullptr;
     const ssize_t n = nghttp2_session_mem_send(session_, &chunk);
-    if (n <= 0) return;
+    if (n < 0) return false;
+    if (n == 0) return true;
     out.append(reinterpret_cast<const char*>(chunk), static_cast<size_t>(n));
   }
 }

@@ -39,10 +39,11 @@ class H2cSession {
 
   // Feeds bytes read from the socket; false on a protocol error (close the connection).
   bool feed(const char* data, size_t len);
-  // Answers a stream with an empty body; retry_after < 0 sends no Retry-After.
-  void respond(int32_t stream, int status, int retry_after);
-  // Appends the frames ready to be written to `out`.
-  void takeOutput(std::string& out);
+  // Answers a stream with an empty body; retry_after < 0 sends no Retry-After. False if
+  // nghttp2 refused (the stream is gone): nothing will be sent.
+  bool respond(int32_t stream, int status, int retry_after);
+  // Appends the frames ready to be written to `out`; false on a fatal session error.
+  bool takeOutput(std::string& out);
   // Both sides are done (GOAWAY exchanged, or an error): close once the output is written.
   bool finished() const;
 

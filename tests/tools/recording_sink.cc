@@ -287,7 +287,9 @@ struct H2Streams final : H2cSession::Handler {
 
   void onStreamBegin(int32_t id) override { streams[id].req.reset(); }
   void onStreamHeader(int32_t id, std::string_view name, std::string_view value) override {
-    Stream& s = streams[id];
+    auto it = streams.find(id);
+    if (it == streams.end()) return;
+    Stream& s = it->second;
     if (name == ":method") {
       s.method = value;
     } else if (name == ":path") {
@@ -305,8 +307,10 @@ struct H2Streams final : H2cSession::Handler {
     }
   }
   void onStreamData(int32_t id, const char* data, size_t len) override {
-    Request& r = streams[id].req;
-    if (!r.too_large) r.add_body(data, len, max_body);
+    auto it = streams.find(id);
+    if (it != streams.end() && !it->second.req.too_large) {
+      it->second.req.add_body(data, len, max_body);
+    }
   }
   void onStreamRequest(int32_t id) override {
     if (auto it = streams.find(id); it != streams.end()) on_request(id, it->second);
@@ -803,8 +807,7 @@ class Loop {
   }
 
   void feed_h2(Conn& c, const char* data, size_t len) {
-    if (!c.h2->session.feed(data, len)) return close_conn(c);
-    c.h2->session.takeOutput(c.out);
+    if (!c.h2->session.feed(data, len) || !c.h2->session.takeOutput(c.out)) return close_conn(c);
     if (c.h2->session.finished()) c.state = ConnState::kClosing;
   }
 
@@ -875,8 +878,10 @@ class Loop {
     s.req.arrival_us = unix_micros();
     const Fate fate = fate_of(s.req, s.method == "POST", s.method == "GET", false);
     if (fate.hang) return;
-    record(s.req, fate.reply);
-    c.h2->session.respond(stream, fate.reply.status, fate.reply.retry_after);
+    // Recorded only once the answer is queued, as on HTTP/1.1.
+    if (c.h2->session.respond(stream, fate.reply.status, fate.reply.retry_after)) {
+      record(s.req, fate.reply);
+    }
   }
 
   void answer(Conn& c, const Reply& reply) {
