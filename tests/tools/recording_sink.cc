@@ -227,6 +227,14 @@ struct Request {
     batch_offsets.clear();
   }
   bool is_batch() const { return seen[kBatchKeys]; }
+  // Appends to the current header's value (if sluice's), up to its slot's cap.
+  void append_value(std::string_view part) {
+    if (slot < 0) return;
+    auto& v = value[static_cast<size_t>(slot)];
+    const size_t cap =
+        slot == kBatchKeys || slot == kBatchOffsets ? kMaxListValue : kMaxHeaderValue;
+    v.append(part.substr(0, cap - std::min(v.size(), cap)));
+  }
   // False once the body is over `max_body` (the rest is not looked at).
   bool add_body(const char* at, size_t len, uint64_t max_body) {
     body_len += len;
@@ -298,11 +306,7 @@ struct H2Streams final : H2cSession::Handler {
       Request& r = s.req;
       r.field = name.substr(0, kMaxHeaderValue);
       r.begin_value();
-      if (r.slot >= 0) {
-        const size_t cap =
-            r.slot == kBatchKeys || r.slot == kBatchOffsets ? kMaxListValue : kMaxHeaderValue;
-        r.value[static_cast<size_t>(r.slot)].append(value.substr(0, cap));
-      }
+      r.append_value(value);
       r.end_value();
     }
   }
@@ -364,11 +368,7 @@ int on_header_field(http_parser* p, const char* at, size_t len) {
 int on_header_value(http_parser* p, const char* at, size_t len) {
   auto& r = conn_of(p).req;
   if (!r.in_value) r.begin_value();
-  if (r.slot >= 0) {
-    auto& v = r.value[static_cast<size_t>(r.slot)];
-    const size_t cap = r.slot == kBatchKeys || r.slot == kBatchOffsets ? kMaxListValue : kMaxHeaderValue;
-    v.append(at, std::min(len, cap - std::min(v.size(), cap)));
-  }
+  r.append_value(std::string_view(at, len));
   return 0;
 }
 int on_headers_complete(http_parser* p) {
@@ -878,6 +878,10 @@ class Loop {
     s.req.arrival_us = unix_micros();
     const Fate fate = fate_of(s.req, s.method == "POST", s.method == "GET", false);
     if (fate.hang) return;
+    if (fate.delay_ms > 0 && !h2_delay_logged_) {
+      h2_delay_logged_ = true;
+      log("h2c: --latency-ms and --delay-* are not applied; h2c requests are answered at once");
+    }
     // Recorded only once the answer is queued, as on HTTP/1.1.
     if (c.h2->session.respond(stream, fate.reply.status, fate.reply.retry_after)) {
       record(s.req, fate.reply);
@@ -1036,6 +1040,7 @@ class Loop {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   uint64_t next_id_ = kFirstConnId;
   int64_t next_flush_ns_ = 0;
+  bool h2_delay_logged_ = false;
   Stats stats_;
 };
 
