@@ -40,8 +40,11 @@ struct EventTransforms {
   std::vector<Sink> sinks;  // by sink index; empty: every sink as above
 };
 
-// One Kafka record on its way to every sink. The body and Kafka key are views into `message`
-// (the librdkafka message the event owns), so a record's payload is never copied.
+// One Kafka record on its way to every sink. The body and Kafka key are views into
+// `record_bytes`, the event's own copy of them: a librdkafka message keeps the whole fetch
+// response it came in allocated (up to fetch.max.bytes, all partitions' records), so an event
+// holding its message for the length of a sink outage would pin megabytes that the in-flight
+// byte budget never sees. A copy makes that budget the bound.
 struct Event {
   PartitionStatePtr partition;
   std::int64_t offset = 0;
@@ -49,12 +52,17 @@ struct Event {
   std::string idempotency_key;     // sf-string, identical on every redelivery
   std::string_view body;
   std::optional<std::string_view> kafka_key;  // for ordering: "key"; nullopt for a null key
-  RdMessagePtr message;  // null only where a test makes events without Kafka
+  std::unique_ptr<char[]> record_bytes;  // value then key; null where a test makes events
+  RdHeadersPtr record_headers;            // the record's own headers; null when it has none
   std::vector<SinkFailure> failures;  // sinks that gave up; non-empty means dead-letter
   TimePoint received_at{};
   std::unique_ptr<EventTransforms> transforms;  // null unless a transform changed something
-  // What this event counts against the in-flight byte budgets: its payload (owned by the
-  // Kafka message) and its key (owned here). A stage may change both; the budgets follow.
+  // Copies the record's value and key out of `message` and takes its headers (librdkafka
+  // hands them over), so the message can be destroyed at once.
+  void adoptRecord(rd_kafka_message_t& message);
+
+  // What this event counts against the in-flight byte budgets: its payload and its
+  // idempotency key. A stage may change both; the budgets follow.
   std::uint64_t accountedBytes() const { return body.size() + idempotency_key.size(); }
   std::uint64_t accounted = 0;  // what the budgets hold for it now (set by Backpressure)
 

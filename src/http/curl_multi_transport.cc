@@ -181,6 +181,10 @@ std::unique_ptr<CurlMultiTransport::Transfer> CurlMultiTransport::acquire(std::u
   // Sinks answer with a status and a few bytes; libcurl's default 16 KiB receive buffer per
   // pooled handle would cost ~24 MiB across three sinks' default windows.
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+  // libcurl 8 keeps a send buffer per handle (64 KiB by default, 330 pooled handles made
+  // 21 MiB); an unbatched request fits the 16 KiB minimum, larger ones go in several writes.
+  // Batches keep the default: fewer writes per request.
+  if (c.batch_max_events <= 1) curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
   curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf.data());
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &CurlMultiTransport::onHeader);

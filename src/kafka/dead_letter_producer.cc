@@ -15,7 +15,7 @@ void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value
   setConf(conf, key, value, "dead_letter");
 }
 
-void addHeader(rd_kafka_headers_t* headers, const char* name, const std::string& value) {
+void addHeader(rd_kafka_headers_t* headers, const char* name, std::string_view value) {
   rd_kafka_header_add(headers, name, -1, value.data(), static_cast<ssize_t>(value.size()));
 }
 
@@ -86,44 +86,47 @@ void DeadLetterProducer::triggerFatalErrorForTesting() {
 }
 
 rd_kafka_resp_err_t DeadLetterProducer::produce(std::uint64_t id,
-                                                const rd_kafka_message_t& original,
+                                                const DeadLetterSource& original,
                                                 const DeadLetterReason& why) {
-  rd_kafka_headers_t* original_headers = nullptr;
-  rd_kafka_headers_t* headers =
-      !why.omit_key_and_headers &&
-              rd_kafka_message_headers(&original, &original_headers) == RD_KAFKA_RESP_ERR_NO_ERROR
-          ? rd_kafka_headers_copy(original_headers)
-          : rd_kafka_headers_new(12);
-  rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-  const std::int64_t ts = rd_kafka_message_timestamp(&original, &ts_type);
+  rd_kafka_headers_t* headers = !why.omit_key_and_headers && original.headers != nullptr
+                                    ? rd_kafka_headers_copy(original.headers)
+                                    : rd_kafka_headers_new(12);
   addHeader(headers, "sluice.reason", why.reason);
   if (!why.sinks.empty()) addHeader(headers, "sluice.sinks", why.sinks);
   if (why.status != 0) addHeader(headers, "sluice.status", std::to_string(why.status));
   if (!why.error.empty()) addHeader(headers, "sluice.error", why.error);
   if (why.attempts != 0) addHeader(headers, "sluice.attempts", std::to_string(why.attempts));
   if (!why.where.empty()) addHeader(headers, "sluice.where", why.where);
-  addHeader(headers, "sluice.source.topic", rd_kafka_topic_name(original.rkt));
+  addHeader(headers, "sluice.source.topic", original.topic);
   addHeader(headers, "sluice.source.partition", std::to_string(original.partition));
   addHeader(headers, "sluice.source.offset", std::to_string(original.offset));
-  if (ts >= 0) addHeader(headers, "sluice.source.timestamp", std::to_string(ts));
-  if (why.omit_value) addHeader(headers, "sluice.value_omitted", std::to_string(original.len));
-  if (why.omit_key_and_headers && original.key != nullptr) {
-    addHeader(headers, "sluice.key_omitted", std::to_string(original.key_len));
+  if (original.timestamp_ms >= 0) {
+    addHeader(headers, "sluice.source.timestamp", std::to_string(original.timestamp_ms));
+  }
+  if (why.omit_value) {
+    addHeader(headers, "sluice.value_omitted", std::to_string(original.value.size()));
+  }
+  if (why.omit_key_and_headers && original.key) {
+    addHeader(headers, "sluice.key_omitted", std::to_string(original.key->size()));
   }
 
   std::array<rd_kafka_vu_t, 6> vu{};
   vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
   vu[0].u.cstr = topic_.c_str();
   vu[1].vtype = RD_KAFKA_VTYPE_KEY;  // left null when the key is omitted
-  if (!why.omit_key_and_headers) vu[1].u.mem = {original.key, original.key_len};
+  if (!why.omit_key_and_headers && original.key) {
+    vu[1].u.mem = {const_cast<char*>(original.key->data()), original.key->size()};
+  }
   vu[2].vtype = RD_KAFKA_VTYPE_VALUE;  // left null when the value is omitted
-  if (!why.omit_value) vu[2].u.mem = {original.payload, original.len};
+  if (!why.omit_value && original.value.data() != nullptr) {
+    vu[2].u.mem = {const_cast<char*>(original.value.data()), original.value.size()};
+  }
   vu[3].vtype = RD_KAFKA_VTYPE_HEADERS;
   vu[3].u.headers = headers;
   vu[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
   vu[4].u.ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
-  // Copy: the consumer's message may be freed before the ack (its partition revoked, the
-  // shutdown grace over), and librdkafka may still be building a request from it.
+  // Copy: the event may be freed before the ack (its partition revoked, the shutdown grace
+  // over), and librdkafka may still be building a request from it.
   vu[5].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
   vu[5].u.i = RD_KAFKA_MSG_F_COPY;
   RdErrorPtr error(rd_kafka_produceva(rk_.get(), vu.data(), vu.size()));

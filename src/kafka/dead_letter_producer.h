@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "config/config.h"
 #include "kafka/rd_handles.h"
@@ -28,6 +30,17 @@ struct DeadLetterReason {
   bool omit_key_and_headers = false;
 };
 
+// The record a dead letter carries: what sluice kept of it (the consumer's message is gone).
+struct DeadLetterSource {
+  std::string_view topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::int64_t timestamp_ms = -1;              // -1: none
+  std::string_view value;                      // no data: a null value
+  std::optional<std::string_view> key;         // nullopt: a null key
+  const rd_kafka_headers_t* headers = nullptr;  // the record's own; null: none
+};
+
 // Produces dead letters with an idempotent producer (acks=all): the event's key, value and
 // headers unchanged, plus sluice.* headers naming the reason and the original coordinates.
 // Delivery reports arrive on the loop thread through an eventfd, like the consumer's queue.
@@ -51,7 +64,7 @@ class DeadLetterProducer {
 
   // Starts producing; the outcome comes through the ack callback. An error returned here
   // (e.g. the local queue is full) means nothing was produced.
-  rd_kafka_resp_err_t produce(std::uint64_t id, const rd_kafka_message_t& original,
+  rd_kafka_resp_err_t produce(std::uint64_t id, const DeadLetterSource& original,
                               const DeadLetterReason& why);
 
   const std::string& topic() const { return topic_; }

@@ -35,8 +35,16 @@ Failure classify(rd_kafka_resp_err_t err) {
   }
 }
 
-const rd_kafka_message_t& messageOf(const Event& e) {
-  return *e.message;
+DeadLetterSource sourceOf(const Event& e) {
+  DeadLetterSource s;
+  s.topic = e.partition->topic;
+  s.partition = e.partition->partition;
+  s.offset = e.offset;
+  s.timestamp_ms = e.timestamp_ms;
+  s.value = e.body;
+  s.key = e.kafka_key;
+  s.headers = e.record_headers.get();
+  return s;
 }
 
 }  // namespace
@@ -97,7 +105,7 @@ void DeadLetters::produce(std::uint64_t id) {
   e.retry = 0;
   ++e.tries;
   ++attempts_;
-  const rd_kafka_resp_err_t err = producer_->produce(id, messageOf(*e.event), e.why);
+  const rd_kafka_resp_err_t err = producer_->produce(id, sourceOf(*e.event), e.why);
   if (err) onFailure(id, err);
 }
 

@@ -56,12 +56,8 @@ void Intake::take(RdMessagePtr msg) {
   event->partition = std::move(state);
   event->offset = msg->offset;
   event->timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
-  event->body = std::string_view(static_cast<const char*>(msg->payload), msg->len);
-  if (msg->key != nullptr) {
-    event->kafka_key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
-  }
+  event->adoptRecord(*msg);  // the message (and its hold on the fetch buffer) ends here
   event->received_at = clock_.now();
-  event->message = std::move(msg);
   ++counters_.consumed;
   ++consumed_by_topic_[topic];
   pipeline_.admit(std::move(event));

@@ -35,13 +35,11 @@ void ValidateStage::take(EventPtr event) {
 std::string ValidateStage::keyFor(const Event& event) {
   const PartitionState& p = *event.partition;
   std::optional<std::string_view> header;
-  if (keys_.source == KeySource::kHeader && event.message) {
-    rd_kafka_headers_t* headers = nullptr;
+  if (keys_.source == KeySource::kHeader && event.record_headers) {
     const void* value = nullptr;
     size_t size = 0;
-    if (rd_kafka_message_headers(event.message.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        rd_kafka_header_get_last(headers, keys_.header.c_str(), &value, &size) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR &&
+    if (rd_kafka_header_get_last(event.record_headers.get(), keys_.header.c_str(), &value,
+                                 &size) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         value != nullptr) {
       header = std::string_view(static_cast<const char*>(value), size);
     }

@@ -27,8 +27,7 @@ TransformInput inputOf(const Event& e) {
   in.topic = e.partition->topic;
   in.key = e.kafka_key;
   in.value = e.body;
-  rd_kafka_headers_t* headers = nullptr;
-  if (e.message && rd_kafka_message_headers(e.message.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (const rd_kafka_headers_t* headers = e.record_headers.get(); headers != nullptr) {
     const char* name = nullptr;
     const void* value = nullptr;
     std::size_t size = 0;

@@ -44,7 +44,7 @@ class DeadLettersTest : public ::testing::Test {
     config_.topic = "dlq";
   }
 
-  // Real consumed messages: the dead-letter producer copies key, value and headers from them.
+  // Real consumed records, as the intake takes them: key, value and headers copied out.
   std::vector<EventPtr> consume(const std::vector<RawRecord>& records) {
     produceRaw(kafka_.brokers, "in", 0, records);
     RdConfPtr conf(rd_kafka_conf_new());
@@ -66,8 +66,7 @@ class DeadLettersTest : public ::testing::Test {
       auto e = std::make_unique<Event>();
       e->partition = partition_;
       e->offset = msg->offset;
-      e->body = std::string_view(static_cast<const char*>(msg->payload), msg->len);
-      e->message = std::move(msg);
+      e->adoptRecord(*msg);
       events.push_back(std::move(e));
     }
     return events;

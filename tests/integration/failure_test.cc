@@ -235,7 +235,9 @@ TEST(Failures, MemoryStaysBoundedWithASinkDownAndALargeBacklog) {
   EXPECT_GT(a_got, 1000u);  // the healthy sinks were served up to the budget
   EXPECT_EQ(pl.records(c).all.size(), 0u);
   for (const auto& [p, off] : pl.committed()) EXPECT_LE(off, 0) << "partition " << p;
-  EXPECT_LT(peak, 80 * 1024) << "resident memory above the bound";
+  // 47-54 MiB measured with libcurl 8.14 (59-96 MiB while events pinned their fetch responses
+  // and every pooled curl handle kept a 64 KiB send buffer).
+  EXPECT_LT(peak, 72 * 1024) << "resident memory above the bound";
   // A dead sink behind an open circuit costs one paced probe at a time, not a retry storm.
   EXPECT_LT(cpu, 3.0) << "sluice kept busy while the only work was a dead sink";
   stopGracefully(pl, i);
