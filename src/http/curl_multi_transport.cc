@@ -288,7 +288,7 @@ void CurlMultiTransport::send(std::uint64_t token, const HttpRequest& r) {
 
   CURL* e = t->easy.get();
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-  // Zero-copy: the body is the Kafka message's payload, alive until the response.
+  // Not copied: the body is the event's (or the batch's), alive until the response.
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.empty() ? "" : r.body.data());
 
   const CURLMcode rc = curl_multi_add_handle(multi_.get(), e);
