@@ -7,6 +7,8 @@
 // own sink only.
 //   throughput_bench --benthos PATH   the same backlog, sinks and figures with Benthos in
 //                                     sluice's place (bench/peers/README.md)
+//   throughput_bench --naive PATH     the same with the hand-written Rust service
+//                                     (bench/peers/naive-rust) in sluice's place
 #include <CLI/CLI.hpp>
 #include <signal.h>
 #include <unistd.h>
@@ -60,6 +62,13 @@ int main(int argc, char** argv) {
   std::uint32_t benthos_in_flight = 64;
   cli.add_option("--benthos-in-flight", benthos_in_flight,
                  "max_in_flight of each Benthos http_client output (its default: 64)");
+  std::string naive;
+  cli.add_option("--naive", naive,
+                 "run this hand-written service (bench/peers/build-naive-rust) in sluice's "
+                 "place: tokio, rdkafka, reqwest, a join of three POSTs per event");
+  std::uint32_t naive_window = 16;
+  cli.add_option("--naive-window", naive_window,
+                 "events in flight per partition in the hand-written service (default 16)");
   std::vector<std::string> sink_transforms;
   cli.add_option("--sink-transform", sink_transforms,
                  "SINK=MODULE: a sink's own transform (a, b or c; repeatable); its config is "
@@ -122,14 +131,30 @@ int main(int argc, char** argv) {
   std::unique_ptr<ChildProcess> peer;
   ChildProcess* proc = nullptr;
   std::size_t i = 0;
-  if (!benthos.empty()) {
-    if (batch > 1 || http2 || !transform.empty() || !sink_transforms.empty()) {
-      std::cerr << "--benthos runs the unbatched HTTP/1.1 pipeline without transforms only\n";
-      return 2;
+  if ((!benthos.empty() || !naive.empty()) &&
+      (http2 || !transform.empty() || !sink_transforms.empty() ||
+       (!naive.empty() && (batch > 1 || !benthos.empty())))) {
+    std::cerr << "--benthos and --naive run one peer, on HTTP/1.1, without transforms "
+                 "(--naive unbatched)\n";
+    return 2;
+  }
+  if (!naive.empty()) {
+    std::vector<std::string> args{naive, "--brokers", pl.bootstrap(), "--topic", pl.topic(),
+                                  "--group", pl.group(), "--window",
+                                  std::to_string(naive_window)};
+    for (std::size_t s = 0; s < 3; ++s) {
+      args.push_back("--sink");
+      args.push_back("http://127.0.0.1:" + std::to_string(pl.sinkPort(s)) + "/ingest");
     }
+    peer = std::make_unique<ChildProcess>(args, pl.dir() + "/naive.log");
+    proc = peer.get();
+  } else if (!benthos.empty()) {
     // At-least-once as sluice: kafka_franz commits an offset once fan_out has every
     // output's acknowledgement; the Idempotency-Key is the record's coordinates, as sluice's,
-    // and the same Sluice-Source-* headers go along.
+    // and the same Sluice-Source-* headers go along. Batched (--batch N), each output sends
+    // what sluice sends: a JSON array of up to N events with the matching
+    // Sluice-Idempotency-Keys and Sluice-Source-Offsets lists (its batches may mix
+    // partitions, so Sluice-Source-Partition is left out).
     const std::string config = pl.dir() + "/benthos.yaml";
     std::ofstream y(config);
     y << "http: {enabled: false}\nlogger: {level: WARN}\n"
@@ -141,13 +166,30 @@ int main(int argc, char** argv) {
       y << "      - http_client:\n          url: http://127.0.0.1:" << pl.sinkPort(s) << "/ingest\n"
         << "          verb: POST\n          max_in_flight: " << benthos_in_flight << "\n"
         << "          headers:\n            Content-Type: application/json\n"
-        << "            Idempotency-Key: '\"${! meta(\"kafka_topic\") }/${! meta(\"kafka_partition\") }"
-           "/${! meta(\"kafka_offset\") }\"'\n"
         // The headers sluice sends with each event (the recording sink files them too).
         << "            Sluice-Source-Topic: '${! meta(\"kafka_topic\") }'\n"
-        << "            Sluice-Source-Partition: '${! meta(\"kafka_partition\") }'\n"
-        << "            Sluice-Source-Offset: '${! meta(\"kafka_offset\") }'\n"
         << "            Sluice-Attempt: '1'\n";
+      if (batch <= 1) {
+        y << "            Idempotency-Key: '\"${! meta(\"kafka_topic\") }/"
+             "${! meta(\"kafka_partition\") }/${! meta(\"kafka_offset\") }\"'\n"
+          << "            Sluice-Source-Partition: '${! meta(\"kafka_partition\") }'\n"
+          << "            Sluice-Source-Offset: '${! meta(\"kafka_offset\") }'\n";
+        continue;
+      }
+      y << "            Sluice-Idempotency-Keys: '${! meta(\"sluice_keys\") }'\n"
+        << "            Sluice-Source-Offsets: '${! meta(\"sluice_offsets\") }'\n"
+        << "          batching:\n            count: " << batch << "\n            period: 5ms\n"
+        << "            processors:\n"
+        << "              - mapping: |\n"
+        << "                  root.k = \"\\\"%s/%s/%s\\\"\".format(meta(\"kafka_topic\"), "
+           "meta(\"kafka_partition\"), meta(\"kafka_offset\"))\n"
+        << "                  root.o = meta(\"kafka_offset\")\n"
+        << "                  root.v = this\n"
+        << "              - archive: {format: json_array}\n"
+        << "              - mapping: |\n"
+        << "                  meta sluice_keys = this.map_each(e -> e.k).join(\", \")\n"
+        << "                  meta sluice_offsets = this.map_each(e -> e.o).join(\", \")\n"
+        << "                  root = this.map_each(e -> e.v)\n";
     }
     y.close();
     peer = std::make_unique<ChildProcess>(std::vector<std::string>{benthos, "-c", config},
@@ -157,7 +199,7 @@ int main(int argc, char** argv) {
     i = pl.startSluice(pl.writeConfig(options));
     proc = &pl.sluice(i);
   }
-  const std::string who = benthos.empty() ? "sluice" : "benthos";
+  const std::string who = !naive.empty() ? "naive" : !benthos.empty() ? "benthos" : "sluice";
   const pid_t pid = proc->pid();
   long rss = 0;
   long threads = 0;

@@ -127,7 +127,8 @@ SinkRecords Pipeline::records(std::size_t i) const {
         !std::getline(fields, attempt, '\t')) {
       continue;
     }
-    r.partition = std::stoi(partition);
+    // "-": the request had no Sluice-Source-Partition (a peer's batch mixing partitions).
+    if (partition != "-") r.partition = std::stoi(partition);
     r.offset = std::stoll(offset);
     r.attempt = static_cast<std::uint32_t>(std::stoul(attempt));
     if (std::getline(fields, hash, '\t') && std::getline(fields, len, '\t') &&
