@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -47,6 +48,10 @@ Config parseTree(YAML::Node root, const std::string& origin) {
   readTransform(r, root["transform"], "transform", c.transform, base);
   readSinks(r, root["sinks"], c, base);
   readProcessSettings(r, root, c);
+  if (std::any_of(c.sinks.begin(), c.sinks.end(),
+                  [](const SinkConfig& s) { return s.batch_max_events > 1; })) {
+    c.kafka.prefetch_kbytes = 16384;
+  }
   if (!problems.empty()) throwWithOrigin(std::move(problems), origin);
   return c;
 }
