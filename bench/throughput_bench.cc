@@ -74,6 +74,20 @@ int main(int argc, char** argv) {
                  "SINK=MODULE: a sink's own transform (a, b or c; repeatable); its config is "
                  "--transform-config");
   CLI11_PARSE(cli, argc, argv);
+  // Bad combinations are refused before anything touches the broker.
+  const bool other_peer = !benthos.empty() || !naive.empty();
+  if (!benthos.empty() && !naive.empty()) {
+    std::cerr << "--benthos and --naive: one peer per run\n";
+    return 2;
+  }
+  if (other_peer && (http2 || !transform.empty() || !sink_transforms.empty())) {
+    std::cerr << "--benthos and --naive run HTTP/1.1 without transforms\n";
+    return 2;
+  }
+  if (!naive.empty() && batch > 1) {
+    std::cerr << "--naive sends one request per event; --batch is for sluice and --benthos\n";
+    return 2;
+  }
 
   Pipeline pl("bench", partitions);
   ProduceOptions po;
@@ -131,13 +145,6 @@ int main(int argc, char** argv) {
   std::unique_ptr<ChildProcess> peer;
   ChildProcess* proc = nullptr;
   std::size_t i = 0;
-  if ((!benthos.empty() || !naive.empty()) &&
-      (http2 || !transform.empty() || !sink_transforms.empty() ||
-       (!naive.empty() && (batch > 1 || !benthos.empty())))) {
-    std::cerr << "--benthos and --naive run one peer, on HTTP/1.1, without transforms "
-                 "(--naive unbatched)\n";
-    return 2;
-  }
   if (!naive.empty()) {
     std::vector<std::string> args{naive, "--brokers", pl.bootstrap(), "--topic", pl.topic(),
                                   "--group", pl.group(), "--window",
