@@ -171,8 +171,11 @@ void Dispatcher::pump(std::uint32_t sink) {
     if (full) {
       if (!rt.circuit_open) {
         rt.limit.saturated();  // requests wait for a slot
-        // If nothing answers, the window frees when the oldest request turns laggard.
+        // A slot frees when the oldest request turns laggard (unless it would be a second
+        // probe: then only an answer changes anything, and pumps).
         if (rt.laggard_timer == 0 && !rt.started.empty() &&
+            (rt.started.front().first < rt.newest_answered_start ||
+             !probeLaggardOutstanding(rt)) &&
             rt.in_flight < rt.settings.max_in_flight) {
           const TimePoint at = rt.started.front().first + rt.limit.laggardAfter();
           const auto wait = std::max(Millis(1), std::chrono::ceil<Millis>(at - scheduler_.now()));
@@ -206,19 +209,6 @@ void Dispatcher::pump(std::uint32_t sink) {
     start(sink, takeBatch(rt, token));
   }
   rt.pumping = false;
-}
-
-void Dispatcher::markLaggards(SinkRuntime& rt) {
-  if (rt.started.empty()) return;
-  const TimePoint cutoff = scheduler_.now() - rt.limit.laggardAfter();
-  while (!rt.started.empty() && rt.started.front().first <= cutoff) {
-    auto it = requests_.find(rt.started.front().second);
-    if (it != requests_.end() && !it->second.laggard) {
-      it->second.laggard = true;
-      ++rt.laggards;
-    }
-    rt.started.pop_front();
-  }
 }
 
 std::vector<std::uint64_t> Dispatcher::takeBatch(SinkRuntime& rt, std::uint64_t first) {
@@ -285,6 +275,7 @@ void Dispatcher::start(std::uint32_t sink, std::vector<std::uint64_t> tokens) {
   req.attempt = first.attempt;
   Request& r = requests_[id];
   r.sink = sink;
+  r.started = now;
   if (ev.transforms) {  // a batch's events all have the same headers (takeBatch)
     req.headers = &ev.headers();
     req.more_headers = &ev.headersFor(sink);
@@ -338,6 +329,7 @@ void Dispatcher::onResponse(std::uint64_t id, const HttpResponse& response) {
   const Verdict verdict = rt.settings.statuses.classify(response);
   rt.limit.observe(scheduler_.now(), response.elapsed, concurrencySignal(response, verdict));
   if (verdict == Verdict::kAccepted) {
+    rt.newest_answered_start = std::max(rt.newest_answered_start, request.started);
     rt.consecutive_failures = 0;
     if (rt.circuit_open) {
       rt.circuit_open = false;

@@ -139,6 +139,7 @@ class Dispatcher final : public HttpResponseHandler {
     std::vector<std::uint64_t> deliveries;  // tokens; a dropped one leaves the list
     std::string body, keys, offsets, key;   // a batch's own; a single event's are views
     bool laggard = false;                   // in flight past the sink's laggardAfter()
+    TimePoint started{};
     std::uint64_t copied() const { return body.size() + keys.size() + offsets.size() + key.size(); }
   };
   struct EventEntry {
@@ -172,6 +173,12 @@ class Dispatcher final : public HttpResponseHandler {
     std::uint32_t laggards = 0;          // of those, the ones the window no longer counts
     // Requests by start time (ids; finished ones are dropped as they come to the front).
     std::deque<std::pair<TimePoint, std::uint64_t>> started;
+    // When the latest-started request the sink accepted had started: a request older than
+    // that is slow while the sink answers others: it may turn laggard.
+    TimePoint newest_answered_start{};
+    // The last request that turned laggard without being overtaken (see markLaggards).
+    std::uint64_t probe_laggard = 0;
+    TimePoint probe_laggard_start{};
     Scheduler::TimerId laggard_timer = 0;
     std::size_t in_flight_events = 0;  // deliveries in those requests
     std::uint32_t backing_off = 0;
@@ -190,8 +197,10 @@ class Dispatcher final : public HttpResponseHandler {
   }
   std::optional<LaneKey> laneOf(const SinkRuntime& rt, const Event& e) const;
   void pump(std::uint32_t sink);
-  // Marks the requests in flight past the sink's laggardAfter().
+  // Marks the requests in flight past the sink's laggardAfter() that the sink has overtaken
+  // (it accepted a request started after them), and one at a time of the others.
   void markLaggards(SinkRuntime& rt);
+  bool probeLaggardOutstanding(const SinkRuntime& rt) const;
   // Takes the next request's deliveries off the ready queue: one, or a batch.
   std::vector<std::uint64_t> takeBatch(SinkRuntime& rt, std::uint64_t first);
   void start(std::uint32_t sink, std::vector<std::uint64_t> tokens);

@@ -91,6 +91,17 @@ class FakeTransport final : public HttpTransport {
     h.onResponse(s.token, r);
     return s;
   }
+  // Answers the newest open request of `sink` with 200.
+  Sent answerNewest(HttpResponseHandler& h, std::uint32_t sink) {
+    auto it = std::find_if(open.rbegin(), open.rend(), [&](const Sent& s) { return s.sink == sink; });
+    EXPECT_NE(it, open.rend());
+    Sent s = *it;
+    open.erase(std::next(it).base());
+    HttpResponse r;
+    r.status = 200;
+    h.onResponse(s.token, r);
+    return s;
+  }
   std::vector<Sent> open;
   std::size_t sent_total = 0;
   std::size_t cancelled = 0;
@@ -847,6 +858,28 @@ TEST_F(DispatcherTest, AnAdaptiveWindowGrowsToTheCapAndShrinksOnBackPressure) {
   }
   EXPECT_LT(dispatcher->concurrencyLimit(0), 64u);
   EXPECT_GE(dispatcher->concurrencyLimit(0), 40u);
+}
+
+TEST_F(DispatcherTest, RequestsNobodyOvertookTurnLaggardOneAtATime) {
+  auto s = sink("a", 64);
+  s.adaptive_concurrency = true;
+  make({s});
+  for (int i = 0; i < 100; ++i) dispatcher->dispatch(event(i));
+  ASSERT_EQ(transport.open.size(), ConcurrencyLimit::kInitial);
+  scheduler.advance(std::chrono::milliseconds(1));
+  transport.answer(*dispatcher, 0, 200);  // the oldest: nothing overtaken, one more starts
+  // Every request slow and nothing more answered (an overwhelmed sink, or a busy loop):
+  // however long they take, one turns laggard, a probe, and one more connection opens.
+  scheduler.advance(std::chrono::milliseconds(500));
+  EXPECT_EQ(transport.open.size(), ConcurrencyLimit::kInitial + 1);
+  EXPECT_EQ(scheduler.pending(), 0u) << "no timer spins while nothing answers";
+  // The sink answers the probe's replacement: it overtook the eight older ones, all past
+  // laggardAfter(): laggards, and the window fills again with them still in flight.
+  transport.answerNewest(*dispatcher, 0);
+  EXPECT_EQ(transport.open.size(), 2 * ConcurrencyLimit::kInitial);
+  // The new ones are too young to be laggards: the window holds.
+  scheduler.advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(transport.open.size(), 2 * ConcurrencyLimit::kInitial);
 }
 
 }  // namespace
