@@ -126,6 +126,12 @@ class DispatcherTest : public ::testing::Test {
                                               });
     dispatcher->attach(transport);
   }
+  // One sink "a" with the adaptive window, capped at `cap`.
+  void makeAdaptive(std::uint32_t cap) {
+    auto s = sink("a", cap);
+    s.adaptive_concurrency = true;
+    make({s});
+  }
   EventPtr event(std::int64_t offset) {
     auto e = std::make_unique<Event>();
     e->partition = partition;
@@ -836,9 +842,7 @@ namespace {
 // The adaptive window with a fast sink: it grows while requests wait and answers stay fast,
 // up to max_in_flight, and shrinks when the sink answers 503.
 TEST_F(DispatcherTest, AnAdaptiveWindowGrowsToTheCapAndShrinksOnBackPressure) {
-  auto s = sink("a", 64);
-  s.adaptive_concurrency = true;
-  make({s});
+  makeAdaptive(64);
   for (int i = 0; i < 5000; ++i) dispatcher->dispatch(event(i));
   EXPECT_EQ(transport.open.size(), ConcurrencyLimit::kInitial);
   std::vector<std::size_t> open_per_round;
@@ -861,9 +865,7 @@ TEST_F(DispatcherTest, AnAdaptiveWindowGrowsToTheCapAndShrinksOnBackPressure) {
 }
 
 TEST_F(DispatcherTest, RequestsNobodyOvertookTurnLaggardOneAtATime) {
-  auto s = sink("a", 64);
-  s.adaptive_concurrency = true;
-  make({s});
+  makeAdaptive(64);
   for (int i = 0; i < 100; ++i) dispatcher->dispatch(event(i));
   ASSERT_EQ(transport.open.size(), ConcurrencyLimit::kInitial);
   scheduler.advance(std::chrono::milliseconds(1));
