@@ -5,6 +5,9 @@
 namespace sluice {
 
 void Dispatcher::markLaggards(SinkRuntime& rt) {
+  // A fixed window records no start times, and its laggardAfter() is "never": now minus it
+  // would overflow.
+  if (rt.started.empty()) return;
   const TimePoint cutoff = scheduler_.now() - rt.limit.laggardAfter();
   while (!rt.started.empty()) {
     const auto [at, id] = rt.started.front();
