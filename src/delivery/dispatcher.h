@@ -178,7 +178,6 @@ class Dispatcher final : public HttpResponseHandler {
     TimePoint newest_answered_start{};
     // The last request that turned laggard without being overtaken (see markLaggards).
     std::uint64_t probe_laggard = 0;
-    TimePoint probe_laggard_start{};
     Scheduler::TimerId laggard_timer = 0;
     std::size_t in_flight_events = 0;  // deliveries in those requests
     std::uint32_t backing_off = 0;

@@ -25,7 +25,6 @@ void Dispatcher::markLaggards(SinkRuntime& rt) {
     if (at >= rt.newest_answered_start) {
       if (probeLaggardOutstanding(rt)) break;
       rt.probe_laggard = id;
-      rt.probe_laggard_start = at;
     }
     it->second.laggard = true;
     ++rt.laggards;
@@ -34,8 +33,9 @@ void Dispatcher::markLaggards(SinkRuntime& rt) {
 }
 
 bool Dispatcher::probeLaggardOutstanding(const SinkRuntime& rt) const {
-  return rt.probe_laggard != 0 && rt.probe_laggard_start >= rt.newest_answered_start &&
-         requests_.contains(rt.probe_laggard);
+  // Request ids start at 1: a sink that never probed finds nothing.
+  const auto it = requests_.find(rt.probe_laggard);
+  return it != requests_.end() && it->second.started >= rt.newest_answered_start;
 }
 
 }  // namespace sluice
