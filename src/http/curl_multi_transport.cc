@@ -4,6 +4,8 @@
 #include <cctype>
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <charconv>
@@ -191,6 +193,10 @@ std::unique_ptr<CurlMultiTransport::Transfer> CurlMultiTransport::acquire(std::u
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlMultiTransport::onBody);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &CurlMultiTransport::onOpenSocket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &CurlMultiTransport::onCloseSocket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
   t->header_nodes.resize(slot.fixed_headers.size() + kDynamicHeaders);
   for (std::size_t i = 0; i < t->header_nodes.size(); ++i) {
     t->header_nodes[i].data =
@@ -312,26 +318,62 @@ void CurlMultiTransport::cancel(std::uint64_t token) {
   release(std::move(t));
 }
 
-int CurlMultiTransport::onSocket(CURL*, curl_socket_t s, int what, void* self, void* socketp) {
-  auto* me = static_cast<CurlMultiTransport*>(self);
+int CurlMultiTransport::onSocket(CURL*, curl_socket_t s, int what, void* self, void*) {
+  static_cast<CurlMultiTransport*>(self)->socketWanted(s, what);
+  return 0;
+}
+
+CurlMultiTransport::SocketState& CurlMultiTransport::socketState(curl_socket_t s) {
+  const auto index = static_cast<std::size_t>(s);
+  if (index >= sockets_.size()) sockets_.resize(index + 1);
+  return sockets_[index];
+}
+
+void CurlMultiTransport::socketWanted(curl_socket_t s, int what) {
+  SocketState& state = socketState(s);
   if (what == CURL_POLL_REMOVE) {
-    me->loop_.unwatch(s);
-    return 0;
+    state.curl_wants = false;
+    // Parked: an idle keep-alive connection of ours stays registered for reading (its next
+    // request wants just that); anything else leaves epoll now.
+    if (state.ours && state.registered == EPOLLIN) return;
+    if (state.registered != 0) loop_.unwatch(s);
+    state.registered = 0;
+    return;
   }
   std::uint32_t events = 0;
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= EPOLLIN;
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= EPOLLOUT;
-  // curl calls this for every transfer on a socket, mostly with an unchanged interest set;
-  // the set we registered rides along in socketp (as events + 1, so that null means "new").
-  const auto registered = reinterpret_cast<std::uintptr_t>(socketp);
-  if (registered == events + 1) return 0;
-  if (registered == 0) {
-    me->loop_.watch(s, events, [me, s](std::uint32_t ev) { me->socketReady(s, ev); });
+  state.curl_wants = true;
+  // curl calls this for every transfer on a socket, mostly with an unchanged interest set.
+  if (state.registered == events) return;
+  if (state.registered == 0) {
+    loop_.watch(s, events, [this, s](std::uint32_t ev) { socketReady(s, ev); });
   } else {
-    me->loop_.setEvents(s, events);
+    loop_.setEvents(s, events);
   }
-  curl_multi_assign(me->multi_.get(), s, reinterpret_cast<void*>(std::uintptr_t{events} + 1));
-  return 0;
+  state.registered = events;
+}
+
+curl_socket_t CurlMultiTransport::onOpenSocket(void* self, curlsocktype purpose,
+                                               curl_sockaddr* address) {
+  if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;  // curl asks nothing else of us
+  const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd < 0) return CURL_SOCKET_BAD;
+  auto* me = static_cast<CurlMultiTransport*>(self);
+  SocketState& state = me->socketState(fd);
+  // Still registered: this number was closed without onCloseSocket (curl has paths that do).
+  // The kernel dropped that registration with the old socket; forget ours too.
+  if (state.registered != 0) me->loop_.unwatch(fd);
+  state = SocketState{.ours = true};
+  return fd;
+}
+
+int CurlMultiTransport::onCloseSocket(void* self, curl_socket_t s) {
+  auto* me = static_cast<CurlMultiTransport*>(self);
+  SocketState& state = me->socketState(s);
+  if (state.registered != 0) me->loop_.unwatch(s);
+  state = SocketState{};
+  return ::close(s);
 }
 
 int CurlMultiTransport::onTimer(CURLM*, long timeout_ms, void* self) {
@@ -364,6 +406,15 @@ size_t CurlMultiTransport::onBody(char*, size_t size, size_t nmemb, void*) {
 }
 
 void CurlMultiTransport::socketReady(curl_socket_t s, std::uint32_t events) {
+  SocketState& state = socketState(s);
+  if (!state.curl_wants) {
+    // A parked connection became readable: the sink closed it (or sent what it should not).
+    // curl finds that out when it next checks the connection; until then, stop listening,
+    // or level-triggered epoll would wake us for it on every turn.
+    loop_.unwatch(s);
+    state.registered = 0;
+    return;
+  }
   int flags = 0;
   if (events & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
   if (events & EPOLLOUT) flags |= CURL_CSELECT_OUT;

@@ -17,6 +17,10 @@ namespace sluice {
 // curl_multi_socket_action: curl tells us which sockets to watch and when its timer is due;
 // we never block in curl. Easy handles are pooled per sink so connections and TLS sessions are
 // reused (keep-alive), and HTTP/2 streams are multiplexed where a sink enables it.
+// The sockets curl opens through us stay registered with epoll while their connection idles in
+// curl's cache: the next request on it usually wants the same events, which saves an
+// epoll_ctl pair per request. Knowing when such a socket is opened and closed is what makes
+// that safe: a registration never outlives its socket's number.
 class CurlMultiTransport final : public HttpTransport {
  public:
   CurlMultiTransport(EventLoop& loop, const std::vector<SinkConfig>& sinks,
@@ -36,12 +40,23 @@ class CurlMultiTransport final : public HttpTransport {
     std::vector<std::unique_ptr<Transfer>> idle;
   };
 
+  // What epoll and curl know of one socket, indexed by its number.
+  struct SocketState {
+    bool ours = false;        // opened by onOpenSocket, so onCloseSocket sees it closed
+    bool curl_wants = false;  // false: idle in curl's connection cache ("parked")
+    std::uint32_t registered = 0;  // the events epoll watches; 0: not registered
+  };
+
   static void addTransformHeaders(Transfer& t, const HttpRequest& r);
   static int onSocket(CURL* easy, curl_socket_t s, int what, void* self, void* socketp);
+  static curl_socket_t onOpenSocket(void* self, curlsocktype purpose, curl_sockaddr* address);
+  static int onCloseSocket(void* self, curl_socket_t s);
   static int onTimer(CURLM* multi, long timeout_ms, void* self);
   static size_t onHeader(char* buffer, size_t size, size_t nitems, void* transfer);
   static size_t onBody(char* ptr, size_t size, size_t nmemb, void* transfer);
 
+  SocketState& socketState(curl_socket_t s);
+  void socketWanted(curl_socket_t s, int what);
   void socketReady(curl_socket_t s, std::uint32_t events);
   void timerDue();
   void collectDone();
@@ -50,6 +65,7 @@ class CurlMultiTransport final : public HttpTransport {
 
   EventLoop& loop_;
   HttpResponseHandler& handler_;
+  std::vector<SocketState> sockets_;  // outlives multi_: its cleanup closes sockets through us
   CurlMultiPtr multi_;
   std::vector<SinkSlot> sinks_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Transfer>> active_;

@@ -12,28 +12,32 @@ EventLoop::EventLoop() : epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
   if (!epoll_) throw std::system_error(errno, std::generic_category(), "epoll_create1");
 }
 
-void EventLoop::watch(int fd, std::uint32_t events, FdCallback cb) {
+// MOD on a descriptor the kernel no longer knows (closed behind our back and its number
+// reused) falls back to ADD: the caller's view is what it wants watched, and a throw here would
+// end the process from the hot path.
+void EventLoop::control(int fd, std::uint32_t events, bool known) {
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
-  const bool known = fds_.contains(fd);
-  if (::epoll_ctl(epoll_.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
-    throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+  ++controls_;
+  if (::epoll_ctl(epoll_.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) == 0) return;
+  if (known && errno == ENOENT) {
+    ++controls_;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0) return;
   }
+  throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+}
+
+void EventLoop::watch(int fd, std::uint32_t events, FdCallback cb) {
+  control(fd, events, fds_.contains(fd));
   fds_[fd] = std::move(cb);
 }
 
-void EventLoop::setEvents(int fd, std::uint32_t events) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.fd = fd;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0) {
-    throw std::system_error(errno, std::generic_category(), "epoll_ctl");
-  }
-}
+void EventLoop::setEvents(int fd, std::uint32_t events) { control(fd, events, true); }
 
 void EventLoop::unwatch(int fd) {
   if (fds_.erase(fd) == 0) return;
+  ++controls_;
   // The fd may already be closed (curl closes sockets before telling us); ENOENT/EBADF are fine.
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
