@@ -378,16 +378,16 @@ int CurlMultiTransport::onCloseSocket(void* self, curl_socket_t s) {
 
 int CurlMultiTransport::onTimer(CURLM*, long timeout_ms, void* self) {
   auto* me = static_cast<CurlMultiTransport*>(self);
-  if (me->timer_ != 0) {
-    me->loop_.cancel(me->timer_);
+  if (timeout_ms < 0) {
+    if (me->timer_ != 0) me->loop_.cancel(me->timer_);
     me->timer_ = 0;
+    return 0;
   }
-  if (timeout_ms >= 0) {
-    me->timer_ = me->loop_.runAfter(Millis(timeout_ms), [me] {
-      me->timer_ = 0;
-      me->timerDue();
-    });
-  }
+  if (me->timer_ != 0 && me->loop_.reschedule(me->timer_, Millis(timeout_ms))) return 0;
+  me->timer_ = me->loop_.runAfter(Millis(timeout_ms), [me] {
+    me->timer_ = 0;
+    me->timerDue();
+  });
   return 0;
 }
 

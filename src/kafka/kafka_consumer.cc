@@ -26,9 +26,8 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
   // Defaults a user may override under kafka.properties.
   set(conf.get(), "auto.offset.reset", "earliest");
   set(conf.get(), "client.id", "sluice");
-  // librdkafka prefetches up to 64 MiB by default. Measured here (throughput_bench, 100k,
-  // 12 partitions, one request per event): 16 MiB peaked at 111-127 MiB resident, 4 MiB at
-  // 54-78 MiB, with events/s the same within noise; batching sinks need more (KafkaConfig).
+  // librdkafka prefetches up to 64 MiB by default; sluice's own limit depends on the sinks
+  // (KafkaConfig::prefetch_kbytes says what it costs and buys).
   set(conf.get(), "queued.max.messages.kbytes", std::to_string(config.prefetch_kbytes));
   // Consumer lag per partition for the metrics comes from librdkafka's statistics.
   set(conf.get(), "statistics.interval.ms", "5000");

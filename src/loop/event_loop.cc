@@ -57,6 +57,16 @@ void EventLoop::cancel(TimerId id) {
   timer_deadlines_.erase(it);
 }
 
+bool EventLoop::reschedule(TimerId id, Millis delay) {
+  auto it = timer_deadlines_.find(id);
+  if (it == timer_deadlines_.end()) return false;
+  auto node = timers_.extract({it->second, id});
+  it->second = now() + delay;
+  node.key().first = it->second;
+  timers_.insert(std::move(node));
+  return true;
+}
+
 int EventLoop::waitTimeoutMs() const {
   if (timers_.empty()) return 1000;
   const auto delta = timers_.begin()->first.first - now();

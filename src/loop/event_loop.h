@@ -44,6 +44,9 @@ class EventLoop final : public Scheduler {
   TimePoint now() const override { return SteadyClock::now(); }
   TimerId runAfter(Millis delay, TimerCallback cb) override;
   void cancel(TimerId id) override;
+  // Moves a pending timer to `delay` from now, reusing its node and callback (curl re-arms its
+  // one timer about twice per request); false if it already ran or was cancelled.
+  bool reschedule(TimerId id, Millis delay);
 
   // Called after every round of fd and timer callbacks (used to batch offset stores).
   void addRoundHook(std::function<void()> hook) { round_hooks_.push_back(std::move(hook)); }

@@ -236,12 +236,13 @@ TEST(Failures, MemoryStaysBoundedWithASinkDownAndALargeBacklog) {
   EXPECT_EQ(pl.records(c).all.size(), 0u);
   for (const auto& [p, off] : pl.committed()) EXPECT_LE(off, 0) << "partition " << p;
   // What the peak is made of: ~35 MiB of sluice itself (libraries, threads), the events in
-  // flight (10k x 1 KiB here), librdkafka's prefetch (a 4 MiB queue whose messages can keep
-  // up to three 4 MiB fetch responses), and ~21 KiB per curl handle (its 16 KiB send buffer)
+  // flight (10k x 1 KiB here), librdkafka's prefetch (an 8 MiB queue whose messages keep the
+  // fetch responses they came in), and ~21 KiB per curl handle (its 16 KiB send buffer)
   // of the connections the start-up burst opened to sinks a and b. 46-60 MiB measured over 7
-  // runs; 59-96 MiB while events pinned their fetch responses and every pooled handle kept a
-  // 64 KiB send buffer; 70-77 MiB in a third of runs while a burst could turn every request
-  // laggard and open 512 connections per sink.
+  // runs with a 4 MiB prefetch, 57-59 MiB over 3 with 8 MiB; 59-96 MiB while events pinned
+  // their fetch responses and every pooled handle kept a 64 KiB send buffer; 70-77 MiB in a
+  // third of runs while a burst could turn every request laggard and open 512 connections per
+  // sink.
   EXPECT_LT(peak, 80 * 1024) << "resident memory above the bound";
   // A dead sink behind an open circuit costs one paced probe at a time, not a retry storm.
   EXPECT_LT(cpu, 3.0) << "sluice kept busy while the only work was a dead sink";

@@ -303,13 +303,13 @@ sinks:
   EXPECT_EQ(c.sinks[0].batch_max_events, 100u);
   EXPECT_EQ(c.sinks[0].batch_max_bytes, 65536u);
   EXPECT_EQ(c.sinks[1].batch_max_events, 1u);  // off by default
-  // A batching sink is fed faster than a 4 MiB prefetch refills.
+  // A batching sink is fed faster than an 8 MiB prefetch refills.
   EXPECT_EQ(c.kafka.prefetch_kbytes, 16384u);
   EXPECT_EQ(parseConfig("kafka: {brokers: b, group: g, topics: t}\n"
                         "sinks: [{name: a, url: \"http://a\"}]\n",
                         "test.yaml")
                 .kafka.prefetch_kbytes,
-            4096u);
+            8192u);
   const auto p = problemsOf(R"(
 kafka: {brokers: b, group: g, topics: t}
 validation: {json: false}
