@@ -51,6 +51,7 @@ Config parseTree(YAML::Node root, const std::string& origin) {
   if (std::any_of(c.sinks.begin(), c.sinks.end(),
                   [](const SinkConfig& s) { return s.batch_max_events > 1; })) {
     c.kafka.prefetch_kbytes = 16384;
+    c.kafka.prefetch_messages = 100000;
   }
   if (!problems.empty()) throwWithOrigin(std::move(problems), origin);
   return c;

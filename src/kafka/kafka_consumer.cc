@@ -29,6 +29,7 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
   // librdkafka prefetches up to 64 MiB by default; sluice's own limit depends on the sinks
   // (KafkaConfig::prefetch_kbytes says what it costs and buys).
   set(conf.get(), "queued.max.messages.kbytes", std::to_string(config.prefetch_kbytes));
+  set(conf.get(), "queued.min.messages", std::to_string(config.prefetch_messages));
   // Consumer lag per partition for the metrics comes from librdkafka's statistics.
   set(conf.get(), "statistics.interval.ms", "5000");
   for (const auto& [key, value] : config.properties) set(conf.get(), key, value);

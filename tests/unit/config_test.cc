@@ -305,11 +305,17 @@ sinks:
   EXPECT_EQ(c.sinks[1].batch_max_events, 1u);  // off by default
   // A batching sink is fed faster than an 8 MiB prefetch refills.
   EXPECT_EQ(c.kafka.prefetch_kbytes, 16384u);
+  EXPECT_EQ(c.kafka.prefetch_messages, 100000u);
   EXPECT_EQ(parseConfig("kafka: {brokers: b, group: g, topics: t}\n"
                         "sinks: [{name: a, url: \"http://a\"}]\n",
                         "test.yaml")
                 .kafka.prefetch_kbytes,
             8192u);
+  EXPECT_EQ(parseConfig("kafka: {brokers: b, group: g, topics: t}\n"
+                        "sinks: [{name: a, url: \"http://a\"}]\n",
+                        "test.yaml")
+                .kafka.prefetch_messages,
+            10000u);
   const auto p = problemsOf(R"(
 kafka: {brokers: b, group: g, topics: t}
 validation: {json: false}
