@@ -163,12 +163,18 @@ std::unique_ptr<CurlMultiTransport::Transfer> CurlMultiTransport::acquire(std::u
   if (!slot.idle.empty()) {
     auto t = std::move(slot.idle.back());
     slot.idle.pop_back();
+    ++slot.in_use;
+    // Handles pooled while a burst drained go once the window is small again: idle, each
+    // keeps its send buffer (64 KiB for a batching sink). Their connections stay cached.
+    const std::size_t keep = std::max(kMinIdleHandles, slot.in_use);
+    if (slot.idle.size() > keep) slot.idle.resize(keep);
     return t;
   }
   auto t = std::make_unique<Transfer>();
   t->sink = sink;
   t->easy.reset(curl_easy_init());
   if (!t->easy) return nullptr;
+  ++slot.in_use;
   CURL* e = t->easy.get();
   const SinkConfig& c = slot.config;
   curl_easy_setopt(e, CURLOPT_URL, c.url.c_str());
@@ -218,9 +224,13 @@ std::unique_ptr<CurlMultiTransport::Transfer> CurlMultiTransport::acquire(std::u
 }
 
 void CurlMultiTransport::release(std::unique_ptr<Transfer> t) {
+  auto& slot = sinks_[t->sink];
+  --slot.in_use;
+  // Pooled: about as many handles as are in use (acquire() trims what a burst left).
+  if (slot.idle.size() >= std::max(kMinIdleHandles, slot.in_use)) return;
   t->retry_after.clear();
   t->errbuf[0] = '\0';
-  sinks_[t->sink].idle.push_back(std::move(t));
+  slot.idle.push_back(std::move(t));
 }
 
 // A sink transform's header replaces the pipeline transform's of the same name (names are

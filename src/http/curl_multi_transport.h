@@ -31,6 +31,7 @@ class CurlMultiTransport final : public HttpTransport {
   void cancel(std::uint64_t token) override;
 
   std::size_t active() const { return active_.size(); }
+  std::size_t pooledHandles(std::uint32_t sink) const { return sinks_[sink].idle.size(); }
 
  private:
   struct Transfer;
@@ -38,7 +39,9 @@ class CurlMultiTransport final : public HttpTransport {
     SinkConfig config;
     std::vector<std::string> fixed_headers;  // "Name: value", built once
     std::vector<std::unique_ptr<Transfer>> idle;
+    std::size_t in_use = 0;  // handles out of `idle`: sending, or about to
   };
+  static constexpr std::size_t kMinIdleHandles = 8;
 
   // What epoll and curl know of one socket, indexed by its number.
   struct SocketState {

@@ -181,6 +181,48 @@ TEST(CurlMultiTransport, KeepAliveSocketStaysRegisteredBetweenRequests) {
   EXPECT_LE(loop.epollControls(), 4u);
 }
 
+// Collects statuses; stops the loop once `expected` have come back.
+class Counter : public HttpResponseHandler {
+ public:
+  Counter(EventLoop& loop, std::size_t expected) : loop_(loop), expected_(expected) {}
+  void onResponse(std::uint64_t, const HttpResponse& response) override {
+    statuses.push_back(response.status);
+    if (statuses.size() == expected_) loop_.stop();
+  }
+  void expect(std::size_t expected) { expected_ = expected; }
+  std::vector<long> statuses;
+
+ private:
+  EventLoop& loop_;
+  std::size_t expected_;
+};
+
+TEST(CurlMultiTransport, PoolKeepsAboutAsManyHandlesAsAreInUse) {
+  static CurlGlobal curl;
+  TinyHttpServer server(TinyHttpServer::After::kKeepOpen);
+  EventLoop loop;
+  Counter counter(loop, 40);
+  CurlMultiTransport transport(loop, oneSink(server.url()), counter);
+  HttpRequest r;
+  r.body = "{}";
+  r.idempotency_key = R"("k")";
+  r.topic = "t";
+  for (std::uint64_t token = 1; token <= 40; ++token) transport.send(token, r);  // a burst
+  runFor(loop, 10s);
+  ASSERT_EQ(counter.statuses.size(), 40u);
+  // 40 handles were in use at once. Once requests go one at a time the pool shrinks to a few:
+  // idle, each handle would keep its buffers for good.
+  for (std::uint64_t token = 41; token <= 45; ++token) {
+    counter.expect(token);
+    transport.send(token, r);
+    runFor(loop, 5s);
+  }
+  ASSERT_EQ(counter.statuses.size(), 45u);
+  for (long status : counter.statuses) EXPECT_EQ(status, 200);
+  EXPECT_LE(transport.pooledHandles(0), 8u);
+  EXPECT_GE(transport.pooledHandles(0), 1u);
+}
+
 TEST(CurlMultiTransport, ConnectionsTheSinkClosesNeitherStallNorFailRequests) {
   static CurlGlobal curl;
   TinyHttpServer server(TinyHttpServer::After::kClose);
