@@ -394,8 +394,11 @@ int CurlMultiTransport::onTimer(CURLM*, long timeout_ms, void* self) {
     return 0;
   }
   if (me->timer_ != 0 && me->loop_.reschedule(me->timer_, Millis(timeout_ms))) return 0;
-  me->timer_ = me->loop_.runAfter(Millis(timeout_ms), [me] {
-    me->timer_ = 0;
+  // A timer already due can still run after a newer one replaced it (both in one round): only
+  // the current one may forget timer_, or the newer one could no longer be cancelled.
+  const std::uint64_t generation = ++me->timer_generation_;
+  me->timer_ = me->loop_.runAfter(Millis(timeout_ms), [me, generation] {
+    if (generation == me->timer_generation_) me->timer_ = 0;
     me->timerDue();
   });
   return 0;

@@ -73,6 +73,7 @@ class CurlMultiTransport final : public HttpTransport {
   std::vector<SinkSlot> sinks_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Transfer>> active_;
   Scheduler::TimerId timer_ = 0;
+  std::uint64_t timer_generation_ = 0;  // which runAfter timer_ is
 };
 
 }  // namespace sluice
