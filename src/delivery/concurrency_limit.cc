@@ -60,7 +60,7 @@ void ConcurrencyLimit::endWindow(TimePoint now) {
                         median > std::max(kLatencyRatio * baseline, kLatencyFloorMicros);
   if (back_pressure_ || queueing) {
     const auto shrunk = static_cast<std::uint32_t>(static_cast<double>(limit_) * kShrink);
-    limit_ = std::max(1u, std::min(shrunk, limit_ - 1));
+    limit_ = std::max(std::min(kMinLimit, max_), std::min(shrunk, limit_ - 1));
     slow_start_ = false;
   } else if (saturated_) {
     limit_ = std::min(max_, slow_start_ ? limit_ * 2 : limit_ + 1);

@@ -21,7 +21,7 @@ namespace sluice {
 //    shrink (slow start), then by one.
 // The median, not the mean: a sink that is slow for 1% of its requests (they hold slots for
 // their duration) still gets the window the other 99% need. Never above `max` (max_in_flight)
-// nor below 1. Fixed mode keeps `max`.
+// nor below kMinLimit. Fixed mode keeps `max`.
 class ConcurrencyLimit {
  public:
   enum class Signal {
@@ -30,6 +30,11 @@ class ConcurrencyLimit {
     kOther,         // any other failure: says nothing about concurrency
   };
   static constexpr std::uint32_t kInitial = 8;
+  // The floor (or `max` if lower): on a busy box a local sink's latency swings with the
+  // scheduler, and a window of one or two stalls the sink at every swing (and at every
+  // request slow before it turns laggard). The sink behind sets everyone's pace once the
+  // in-flight budget is full, so such stalls cost every sink; four slots cost four connections.
+  static constexpr std::uint32_t kMinLimit = 4;
   static constexpr std::chrono::milliseconds kMinWindow{10};
   static constexpr std::chrono::seconds kBaselineSpan{10};
 
@@ -42,7 +47,11 @@ class ConcurrencyLimit {
   // starve the rest: eight times the baseline latency, at least kMinLaggard; never in fixed
   // mode.
   std::chrono::microseconds laggardAfter() const;
-  static constexpr std::chrono::milliseconds kMinLaggard{10};
+  // 2 ms: while a request is not yet a laggard it holds one of a few slots (a local sink's
+  // window is 1-10), so a sink slow for 1% of 10k requests/s lost up to 70% of its slots
+  // with 10 ms; below 2 ms a busy loop's own jitter makes laggards (and connections) of
+  // ordinary requests.
+  static constexpr std::chrono::milliseconds kMinLaggard{2};
   bool adaptive() const { return adaptive_; }
   // A request started with every slot taken, or waited for one: the limit bounds the sink.
   void saturated() { saturated_ = true; }

@@ -171,11 +171,10 @@ void Dispatcher::pump(std::uint32_t sink) {
     if (full) {
       if (!rt.circuit_open) {
         rt.limit.saturated();  // requests wait for a slot
-        // A slot frees when the oldest request turns laggard (unless it would be a second
-        // probe: then only an answer changes anything, and pumps).
+        // A slot frees when the oldest request turns laggard (unless it would be a probe too
+        // many: then only an answer changes anything, and pumps).
         if (rt.laggard_timer == 0 && !rt.started.empty() &&
-            (rt.started.front().first < rt.newest_answered_start ||
-             !probeLaggardOutstanding(rt)) &&
+            (rt.started.front().first < rt.newest_answered_start || !probesExhausted(rt)) &&
             rt.in_flight < rt.settings.max_in_flight) {
           const TimePoint at = rt.started.front().first + rt.limit.laggardAfter();
           const auto wait = std::max(Millis(1), std::chrono::ceil<Millis>(at - scheduler_.now()));

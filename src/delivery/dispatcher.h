@@ -117,6 +117,10 @@ class Dispatcher final : public HttpResponseHandler {
 
   void onResponse(std::uint64_t token, const HttpResponse& response) override;
 
+  // How many of a sink's requests that nobody overtook may be laggards at once (see
+  // markLaggards): probes, each opening one more connection while the sink answers none.
+  static constexpr std::size_t kMaxProbes = 4;
+
  private:
   enum class DeliveryState { kPreparing, kQueued, kInFlight, kBackingOff };
   struct Delivery {
@@ -176,8 +180,9 @@ class Dispatcher final : public HttpResponseHandler {
     // When the latest-started request the sink accepted had started: a request older than
     // that is slow while the sink answers others: it may turn laggard.
     TimePoint newest_answered_start{};
-    // The last request that turned laggard without being overtaken (see markLaggards).
-    std::uint64_t probe_laggard = 0;
+    // The requests that turned laggard without being overtaken (see markLaggards), oldest
+    // first; at most kMaxProbes of them since the newest answered start.
+    std::deque<std::uint64_t> probe_laggards;
     Scheduler::TimerId laggard_timer = 0;
     std::size_t in_flight_events = 0;  // deliveries in those requests
     std::uint32_t backing_off = 0;
@@ -197,9 +202,11 @@ class Dispatcher final : public HttpResponseHandler {
   std::optional<LaneKey> laneOf(const SinkRuntime& rt, const Event& e) const;
   void pump(std::uint32_t sink);
   // Marks the requests in flight past the sink's laggardAfter() that the sink has overtaken
-  // (it accepted a request started after them), and one at a time of the others.
+  // (it accepted a request started after them), and up to kMaxProbes of the others.
   void markLaggards(SinkRuntime& rt);
-  bool probeLaggardOutstanding(const SinkRuntime& rt) const;
+  // Whether kMaxProbes requests nobody overtook are laggards still in flight (forgets the
+  // ones answered or overtaken since).
+  bool probesExhausted(SinkRuntime& rt);
   // Takes the next request's deliveries off the ready queue: one, or a batch.
   std::vector<std::uint64_t> takeBatch(SinkRuntime& rt, std::uint64_t first);
   void start(std::uint32_t sink, std::vector<std::uint64_t> tokens);

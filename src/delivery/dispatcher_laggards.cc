@@ -19,12 +19,14 @@ void Dispatcher::markLaggards(SinkRuntime& rt) {
     if (at > cutoff) break;
     // A request the sink has overtaken is slow on its own: a laggard. One nobody overtook may
     // be as slow as all the others (the sink is overwhelmed, or sluice's loop is busy with a
-    // burst): only one such at a time turns laggard, a probe whose slot shows whether the
-    // sink still answers. Letting them all turn laggard would open connections up to the
-    // cap, what an overwhelmed sink needs least (and 512 per sink cost 20 MiB at a burst).
+    // burst): only a few such turn laggard, probes whose slots show whether the sink still
+    // answers. Letting them all turn laggard would open connections up to the cap, what an
+    // overwhelmed sink needs least (and 512 per sink cost 20 MiB at a burst). More than one:
+    // with a window of one, a sink slow for 1% of its requests is slow for two in a row a few
+    // times a minute at 10k requests/s, and a single probe stalled it for the whole delay.
     if (at >= rt.newest_answered_start) {
-      if (probeLaggardOutstanding(rt)) break;
-      rt.probe_laggard = id;
+      if (probesExhausted(rt)) break;
+      rt.probe_laggards.push_back(id);
     }
     it->second.laggard = true;
     ++rt.laggards;
@@ -32,10 +34,12 @@ void Dispatcher::markLaggards(SinkRuntime& rt) {
   }
 }
 
-bool Dispatcher::probeLaggardOutstanding(const SinkRuntime& rt) const {
-  // Request ids start at 1: a sink that never probed finds nothing.
-  const auto it = requests_.find(rt.probe_laggard);
-  return it != requests_.end() && it->second.started >= rt.newest_answered_start;
+bool Dispatcher::probesExhausted(SinkRuntime& rt) {
+  std::erase_if(rt.probe_laggards, [&](std::uint64_t id) {
+    const auto it = requests_.find(id);
+    return it == requests_.end() || it->second.started < rt.newest_answered_start;
+  });
+  return rt.probe_laggards.size() >= kMaxProbes;
 }
 
 }  // namespace sluice

@@ -101,6 +101,24 @@ TEST_F(ConcurrencyLimitTest, TinyLatenciesAreNoise) {
   EXPECT_EQ(l.limit(), 32u);
 }
 
+// A sink that keeps answering 503 shrinks the window to the floor, not to one slot, where
+// every scheduling hiccup or slow request stalls the sink; a cap below the floor is the floor.
+TEST_F(ConcurrencyLimitTest, ShrinksNoFurtherThanTheFloor) {
+  ConcurrencyLimit l(true, 512);
+  for (int i = 0; i < 100; ++i) {
+    now += 20ms;
+    l.observe(now, 0us, Signal::kBackPressure);
+  }
+  EXPECT_EQ(l.limit(), ConcurrencyLimit::kMinLimit);
+  EXPECT_GT(ConcurrencyLimit::kMinLimit, 1u);
+  ConcurrencyLimit small(true, 2);
+  for (int i = 0; i < 10; ++i) {
+    now += 20ms;
+    small.observe(now, 0us, Signal::kBackPressure);
+  }
+  EXPECT_EQ(small.limit(), 2u);
+}
+
 TEST_F(ConcurrencyLimitTest, ASinkThatGotSlowerForGoodIsTheNewBaselineWithinTwentySeconds) {
   ConcurrencyLimit l(true, 512);
   window(l, 1ms);
