@@ -14,6 +14,7 @@
 #include "app/signals.h"
 #include "transform/transform_loader.h"
 #include "app/logging.h"
+#include "app/malloc_arenas.h"
 #include "config/load_config.h"
 #include "http/curl_handles.h"
 #include "kafka/property_check.h"
@@ -131,6 +132,7 @@ int main(int argc, char** argv) {
   if (!log_level.empty()) config.log_level = log_level;
   if (!log_format.empty()) config.log_format = log_format;
   sluice::configureLogging(config.log_level, config.log_format);
+  sluice::limitMallocArenas(config);
 
   // Before the first thread (the transforms' engine starts some): a termination signal must
   // reach only the event loop's signalfd, never a thread that would die of it.
