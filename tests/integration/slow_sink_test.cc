@@ -5,8 +5,9 @@
 // records' arrival times (first to last).
 //
 // What bounds this: a delayed request holds a connection for 2 s. With the adaptive window
-// it leaves the window once it is a laggard (after 10 ms here) and counts only against
-// max_in_flight (512); the window serves the other 99%. If c still falls behind, once
+// it leaves the window once it is a laggard (after 2 ms here, once a later request was
+// answered; up to four at a time otherwise) and counts only against max_in_flight (512);
+// the window (at least four slots) serves the other 99%. If c still falls behind, once
 // delivery.max_in_flight_events (10000) events wait for c, reading stops and a and b go at
 // c's pace.
 #include <gtest/gtest.h>
