@@ -271,9 +271,14 @@ int main(int argc, char** argv) {
         last = std::max(last, rec.arrival_us);
       }
       const double span = last > first ? static_cast<double>(last - first) / 1e6 : 0;
-      std::cout << "  sink " << "abc"[s] << " had all in " << sink_secs[s] << " s = "
-                << static_cast<long>(static_cast<double>(events) / sink_secs[s])
-                << " events/s; first to last record " << span << " s = "
+      std::cout << "  sink " << "abc"[s];
+      if (sink_secs[s] > 0) {
+        std::cout << " had all in " << sink_secs[s] << " s = "
+                  << static_cast<long>(static_cast<double>(events) / sink_secs[s]) << " events/s;";
+      } else {
+        std::cout << " did not get every event;";
+      }
+      std::cout << " first to last record " << span << " s = "
                 << static_cast<long>(span > 0 ? static_cast<double>(records.all.size()) / span : 0)
                 << " events/s\n";
     }
