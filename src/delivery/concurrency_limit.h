@@ -41,7 +41,7 @@ class ConcurrencyLimit {
   ConcurrencyLimit(bool adaptive, std::uint32_t max);
 
   std::uint32_t limit() const { return limit_; }
-  // A request in flight longer than this (and overtaken by a later one, or the one probe: see
+  // A request in flight longer than this (and overtaken by a later one, or a probe: see
   // Dispatcher::markLaggards) is a laggard: it keeps its connection but no longer counts
   // against limit() (only against max), so that a sink slow for a few of its requests does not
   // starve the rest: eight times the baseline latency, at least kMinLaggard; never in fixed
