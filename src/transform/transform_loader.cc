@@ -23,6 +23,15 @@ bool hasTransforms(const Config& config) {
                      [](const SinkConfig& s) { return s.transform.has_value(); });
 }
 
+std::size_t transformWorkers(const Config& config) {
+  if (!hasTransforms(config)) return 0;
+  std::uint32_t workers = config.transform ? config.transform->workers : 0;
+  for (const auto& s : config.sinks) {
+    if (s.transform) workers = std::max(workers, s.transform->workers);
+  }
+  return workers > 0 ? workers : std::max(1u, std::thread::hardware_concurrency());
+}
+
 TransformLimits limitsOf(const TransformConfig& t) {
   TransformLimits l;
   l.fuel = t.fuel;
@@ -52,11 +61,9 @@ std::vector<std::string> loadTransforms(const Config& config, LoadedTransforms& 
   std::vector<std::string> problems;
   if (!hasTransforms(config)) return problems;
   WasmEngine::Options options;
-  std::uint32_t workers = 0;
   auto note = [&](const TransformConfig& t) {
     options.fuel = options.fuel || t.fuel > 0;
     options.epochs = options.epochs || t.time.count() > 0;
-    workers = std::max(workers, t.workers);
   };
   if (config.transform) note(*config.transform);
   for (const auto& s : config.sinks) {
@@ -84,7 +91,7 @@ std::vector<std::string> loadTransforms(const Config& config, LoadedTransforms& 
                          "sinks[" + std::to_string(i) + "].transform", true);
   }
   out.set = std::move(set);
-  out.workers = workers > 0 ? workers : std::max(1u, std::thread::hardware_concurrency());
+  out.workers = transformWorkers(config);
   return problems;
 }
 

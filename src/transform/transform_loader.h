@@ -22,6 +22,9 @@ struct LoadedTransforms {
 };
 
 bool hasTransforms(const Config& config);
+// The transform pool's threads: the largest `workers` of the transforms configured, or the
+// online cores; 0 without transforms.
+std::size_t transformWorkers(const Config& config);
 // Problems, one "key: reason" each; `out` filled when there are none. Slow (compiles).
 std::vector<std::string> loadTransforms(const Config& config, LoadedTransforms& out);
 
