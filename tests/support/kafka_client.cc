@@ -115,6 +115,17 @@ void createTopic(const std::string& bootstrap, const std::string& topic, int par
   }
 }
 
+void deleteTopics(const std::string& bootstrap, const std::vector<std::string>& topics,
+                  std::chrono::milliseconds timeout) {
+  RdKafkaPtr rk = makeClient(RD_KAFKA_PRODUCER, bootstrap, {});
+  std::vector<rd_kafka_DeleteTopic_t*> requests;
+  for (const auto& t : topics) requests.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
+  RdQueuePtr q(rd_kafka_queue_new(rk.get()));
+  rd_kafka_DeleteTopics(rk.get(), requests.data(), requests.size(), nullptr, q.get());
+  rd_kafka_DeleteTopic_destroy_array(requests.data(), requests.size());
+  RdEventPtr ev(rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count())));
+}
+
 PartitionOffsets produceEvents(const std::string& bootstrap, const std::string& topic,
                                const ProduceOptions& o) {
   DeliveryTally tally;

@@ -20,6 +20,12 @@ void createTopic(const std::string& bootstrap, const std::string& topic, int par
                  bool allow_existing = false,
                  const std::map<std::string, std::string>& configs = {});
 
+// Deletes the topics, best effort (those that do not exist, or a broker that does not answer
+// within `timeout`, are no error): tests and benchmarks make a topic per run, and the local
+// broker's disk would otherwise fill up over a few hundred runs.
+void deleteTopics(const std::string& bootstrap, const std::vector<std::string>& topics,
+                  std::chrono::milliseconds timeout);
+
 struct RawRecord {
   std::string key;
   std::string value;

@@ -55,7 +55,7 @@ CommandResult runSluice(const std::vector<std::string>& args, const std::string&
 
 Pipeline::Pipeline(const std::string& name, int partitions, const std::string& bootstrap,
                    bool create_topic)
-    : bootstrap_(bootstrap), partitions_(partitions) {
+    : bootstrap_(bootstrap), owns_topic_(create_topic), partitions_(partitions) {
   const auto stamp = std::to_string(::getpid()) + "-" +
                      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   topic_ = "it-" + name + "-" + stamp;
@@ -78,6 +78,7 @@ Pipeline::~Pipeline() {
       s.process->wait(std::chrono::seconds(5));
     }
   }
+  if (owns_topic_) deleteTopics(bootstrap_, {topic_, topic_ + "-dlq"}, std::chrono::seconds(5));
 }
 
 std::size_t Pipeline::startSink(const std::string& name, std::vector<std::string> flags, int port) {

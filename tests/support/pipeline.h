@@ -126,6 +126,7 @@ class Pipeline {
   };
   std::string bootstrap_;
   std::string topic_;
+  bool owns_topic_;  // made here on the real broker: deleted again by the destructor
   std::string group_;
   std::string dir_;
   int partitions_;
