@@ -28,7 +28,11 @@ void ConcurrencyLimit::observe(TimePoint now, std::chrono::microseconds latency,
   if (!adaptive_) return;
   switch (signal) {
     case Signal::kAccepted:
-      latencies_.push_back(latency.count());
+      // Only requests sent since the limit last changed say what the new limit does. Without
+      // this, slow start doubles every kMinWindow on answers to requests sent under the
+      // limits before, and overshoots by several doublings when the sink (or sluice's own
+      // busy loop) answers slower than that.
+      if (now - latency >= changed_at_) latencies_.push_back(latency.count());
       break;
     case Signal::kBackPressure:
       back_pressure_ = true;
@@ -58,6 +62,7 @@ void ConcurrencyLimit::endWindow(TimePoint now) {
   if (min_before_ >= 0 && (baseline < 0 || min_before_ < baseline)) baseline = min_before_;
   const bool queueing = median >= 0 && baseline >= 0 &&
                         median > std::max(kLatencyRatio * baseline, kLatencyFloorMicros);
+  const std::uint32_t before = limit_;
   if (back_pressure_ || queueing) {
     const auto shrunk = static_cast<std::uint32_t>(static_cast<double>(limit_) * kShrink);
     limit_ = std::max(std::min(kMinLimit, max_), std::min(shrunk, limit_ - 1));
@@ -65,6 +70,7 @@ void ConcurrencyLimit::endWindow(TimePoint now) {
   } else if (saturated_) {
     limit_ = std::min(max_, slow_start_ ? limit_ * 2 : limit_ + 1);
   }
+  if (limit_ != before) changed_at_ = now;
   if (median >= 0 && (min_now_ < 0 || median < min_now_)) min_now_ = median;
   // The next window lasts about one latency, so each step sees the effect of the last.
   const auto span = std::max<std::chrono::microseconds>(

@@ -13,6 +13,10 @@ namespace sluice {
 // few connections, a slow one many, and no fixed window serves both (every HTTP/1.1 request
 // in flight holds a connection, and libcurl's work grows with their number).
 //
+// The latency is what sluice sees, from the request's start to its answer (sluice's own busy
+// loop is queueing too), and a window counts only requests sent since the limit last changed
+// (as TCP's slow start, one step per round trip: otherwise it doubles on the answers of the
+// limit before and overshoots).
 // The law, once per window (about the sink's latency, at least kMinWindow):
 //  - back-pressure (429, 503 or a timeout) or the window's median latency above twice the
 //    lowest median of the last 10-20 s (queueing: the sink, or sluice's own loop, is full):
@@ -69,6 +73,7 @@ class ConcurrencyLimit {
   bool back_pressure_ = false;
   bool saturated_ = false;
   TimePoint window_end_{};
+  TimePoint changed_at_{};  // when limit_ last changed
   // The lowest window median of this span and of the one before (the baseline is the lower).
   std::int64_t min_now_ = -1, min_before_ = -1;
   TimePoint span_end_{};

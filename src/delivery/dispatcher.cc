@@ -326,7 +326,13 @@ void Dispatcher::onResponse(std::uint64_t id, const HttpResponse& response) {
   if (observer_) observer_(sink, response);
 
   const Verdict verdict = rt.settings.statuses.classify(response);
-  rt.limit.observe(scheduler_.now(), response.elapsed, concurrencySignal(response, verdict));
+  // The latency sluice saw, from start() to this answer, not libcurl's transfer time: while
+  // the loop is busy (a start-up burst) requests wait in sluice before and after curl times
+  // them, and curl reported ~30 us while answers took 5-70 ms, so the window kept doubling
+  // to max_in_flight.
+  const TimePoint now = scheduler_.now();
+  rt.limit.observe(now, std::chrono::duration_cast<std::chrono::microseconds>(now - request.started),
+                   concurrencySignal(response, verdict));
   if (verdict == Verdict::kAccepted) {
     rt.newest_answered_start = std::max(rt.newest_answered_start, request.started);
     rt.consecutive_failures = 0;

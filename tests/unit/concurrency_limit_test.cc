@@ -66,6 +66,25 @@ TEST_F(ConcurrencyLimitTest, BackPressureShrinksAndThenGrowthIsByOne) {
   EXPECT_EQ(l.limit(), 30u);
 }
 
+TEST_F(ConcurrencyLimitTest, OnlyRequestsSentSinceTheLastChangeCount) {
+  ConcurrencyLimit l(true, 512);
+  window(l, 1ms);
+  ASSERT_EQ(l.limit(), 16u);
+  // Answers to requests sent before the doubling (the window that doubled ended within the
+  // last 2 ms), slower with every one (a loop that fell behind): they describe the old limit,
+  // so they neither shrink nor grow this one.
+  const TimePoint changed = now;
+  l.saturated();
+  for (int i = 1; i <= 20; ++i) {
+    now = changed + std::chrono::milliseconds(i);
+    l.observe(now, std::chrono::duration_cast<std::chrono::microseconds>(now - changed) + 5ms,
+              Signal::kAccepted);
+  }
+  EXPECT_EQ(l.limit(), 16u);
+  window(l, 1ms);  // answers to requests sent under the new limit: it doubles again
+  EXPECT_EQ(l.limit(), 32u);
+}
+
 TEST_F(ConcurrencyLimitTest, LatencyRisingFromQueueingShrinks) {
   ConcurrencyLimit l(true, 512);
   window(l, 1ms);

@@ -864,6 +864,24 @@ TEST_F(DispatcherTest, AnAdaptiveWindowGrowsToTheCapAndShrinksOnBackPressure) {
   EXPECT_GE(dispatcher->concurrencyLimit(0), 40u);
 }
 
+// A sink (or sluice's own busy loop) that gets through eight answers every 3 ms whatever the
+// window: more requests in flight only wait longer. The transport's own timing says nothing
+// here (libcurl's transfer time stays tiny while requests wait in sluice's loop), so the
+// window must follow the latency the dispatcher sees, and stop growing.
+TEST_F(DispatcherTest, TheWindowFollowsTheLatencySluiceSeesNotTheTransportsTiming) {
+  makeAdaptive(512);
+  for (int i = 0; i < 5000; ++i) dispatcher->dispatch(event(i));
+  std::uint32_t highest = 0;
+  for (int round = 0; round < 200; ++round) {
+    scheduler.advance(std::chrono::milliseconds(3));
+    for (int n = 0; n < 8 && !transport.open.empty(); ++n) transport.answer(*dispatcher, 0, 200);
+    highest = std::max(highest, dispatcher->concurrencyLimit(0));
+  }
+  // Eight in flight already keep the sink busy; twice the baseline latency is 16.
+  EXPECT_LE(highest, 32u);
+  EXPECT_LE(transport.open.size(), 32u + Dispatcher::kMaxProbes);
+}
+
 TEST_F(DispatcherTest, RequestsNobodyOvertookTurnLaggardAFewAtATime) {
   makeAdaptive(64);
   for (int i = 0; i < 100; ++i) dispatcher->dispatch(event(i));
