@@ -75,8 +75,9 @@ App::App(Config config, LoadedTransforms transforms)
       rebalance_(consumer_, partitions_, backpressure_, pipeline_, offsets_, sink_progress_),
       shutdown_(loop_, config_.shutdown_grace, signals_, consumer_, intake_, backpressure_,
                 pipeline_, offsets_, dead_letters_),
+      fetch_stalls_(consumer_, partitions_, backpressure_),
       status_({config_.metrics, dispatch_.dispatcher(), partitions_, consumer_, dead_letters_,
-               backpressure_, intake_, counters_, rebalance_, shutdown_, loop_},
+               backpressure_, intake_, counters_, rebalance_, shutdown_, fetch_stalls_, loop_},
               metrics_.get()),
       stats_line_(config_.stats_interval, [this] { return status_.sample(); }),
       consumer_(config_.kafka, rebalance_) {
@@ -267,6 +268,7 @@ void App::housekeeping() {
   backpressure_.tick(loop_.now());
   intake_.pull(true);
   dead_letters_.poll();
+  fetch_stalls_.tick(loop_.now());
   stats_line_.tick(loop_.now());
   loop_.runAfter(kHousekeepingInterval, [this] { housekeeping(); });
 }

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "app/fetch_stall_alarm.h"
 #include "app/offset_store.h"
 #include "app/rebalance.h"
 #include "app/shutdown.h"
@@ -69,6 +70,7 @@ class App final {
   Intake intake_;
   Rebalance rebalance_;
   Shutdown shutdown_;
+  FetchStallAlarm fetch_stalls_;
   StatusEndpoints status_;
   StatsLine stats_line_;
   std::unique_ptr<StatusServer> status_server_;

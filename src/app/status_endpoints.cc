@@ -62,6 +62,7 @@ MetricsSnapshot StatusEndpoints::metricsSnapshot() const {
   }
   in_.partitions.forEach([&](const PartitionStatePtr& p) {
     MetricsSnapshot::Partition out{p->topic, p->partition, p->stored, p->paused};
+    out.fetch_stalled = in_.fetch_stalls.watch().stalled(p->topic, p->partition);
     for (const auto& st : in_.consumer.partitionStats()) {
       if (st.partition == p->partition && st.topic == p->topic) {
         out.lag = st.lag;

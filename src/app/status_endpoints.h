@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/fetch_stall_alarm.h"
 #include "app/stats.h"
 #include "config/config.h"
 #include "delivery/dispatcher.h"
@@ -51,6 +52,7 @@ class StatusEndpoints {
     const PipelineCounters& counters;
     const Rebalance& rebalance;
     const Shutdown& shutdown;
+    const FetchStallAlarm& fetch_stalls;
     const Scheduler& clock;
   };
 

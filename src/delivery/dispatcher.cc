@@ -331,8 +331,8 @@ void Dispatcher::onResponse(std::uint64_t id, const HttpResponse& response) {
   // them, and curl reported ~30 us while answers took 5-70 ms, so the window kept doubling
   // to max_in_flight.
   const TimePoint now = scheduler_.now();
-  rt.limit.observe(now, std::chrono::duration_cast<std::chrono::microseconds>(now - request.started),
-                   concurrencySignal(response, verdict));
+  const auto seen = std::chrono::duration_cast<std::chrono::microseconds>(now - request.started);
+  rt.limit.observe(now, seen, concurrencySignal(response, verdict));
   if (verdict == Verdict::kAccepted) {
     rt.newest_answered_start = std::max(rt.newest_answered_start, request.started);
     rt.consecutive_failures = 0;

@@ -168,10 +168,27 @@ int KafkaConsumer::onStats(rd_kafka_t*, char* json, size_t len, void* opaque) {
           p.HasMember("committed_offset") && p["committed_offset"].IsInt64()
               ? std::max<std::int64_t>(p["committed_offset"].GetInt64(), -1)
               : -1;
-      partitions.push_back({topic.name.GetString(), id, std::max<std::int64_t>(lag, -1), committed});
+      // librdkafka's logical offsets (-1001 and such) all mean unknown here.
+      const auto offset = [&p](const char* name) -> std::int64_t {
+        if (!p.HasMember(name) || !p[name].IsInt64()) return -1;
+        return std::max<std::int64_t>(p[name].GetInt64(), -1);
+      };
+      PartitionStats st;
+      st.topic = topic.name.GetString();
+      st.partition = id;
+      st.lag = std::max<std::int64_t>(lag, -1);
+      st.committed = committed;
+      st.fetch_state = p["fetch_state"].GetString();
+      st.next_offset = offset("next_offset");
+      st.end_offset = offset("hi_offset");
+      if (p.HasMember("rxmsgs") && p["rxmsgs"].IsUint64()) {
+        st.fetched_messages = p["rxmsgs"].GetUint64();
+      }
+      partitions.push_back(std::move(st));
     }
   }
   me->partition_stats_ = std::move(partitions);
+  ++me->stats_reports_;
   return 0;  // librdkafka frees the JSON
 }
 

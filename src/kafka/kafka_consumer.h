@@ -24,9 +24,17 @@ class RebalanceListener {
 // One assigned partition as librdkafka's statistics last saw it.
 struct PartitionStats {
   std::string topic;
-  std::int32_t partition;
-  std::int64_t lag;        // end offset minus the stored offset (consumer_lag_stored), -1 unknown
-  std::int64_t committed;  // offset the broker acknowledged for the group, -1 none yet
+  std::int32_t partition = -1;
+  std::int64_t lag = -1;  // end offset minus the stored offset (consumer_lag_stored); -1 unknown
+  std::int64_t committed = -1;  // offset the broker acknowledged for the group, -1 none yet
+  // What the fetch-stall watch needs (kafka/fetch_stall.h): librdkafka's fetch state
+  // ("active", "offset-query", ...), the next offset it will fetch and the partition's end
+  // offset from its last fetch answer (both -1 if unknown: no answer yet), and how many
+  // messages it has fetched for it in all.
+  std::string fetch_state;
+  std::int64_t next_offset = -1;
+  std::int64_t end_offset = -1;
+  std::uint64_t fetched_messages = 0;
 };
 
 struct KafkaCounters {
@@ -84,6 +92,8 @@ class KafkaConsumer {
   const KafkaCounters& counters() const { return counters_; }
   // From the latest librdkafka statistics (every statistics.interval.ms, 5 s by default).
   const std::vector<PartitionStats>& partitionStats() const { return partition_stats_; }
+  // Goes up by one with every statistics report taken in.
+  std::uint64_t statsReports() const { return stats_reports_; }
   // Broker connections up: from the statistics, and 0 as soon as librdkafka reports every
   // broker down; -1 until the first statistics. A commit that succeeds while it is 0 sets it
   // to 1 (the coordinator answered) without waiting for the next statistics.
@@ -114,6 +124,7 @@ class KafkaConsumer {
   bool skip_close_ = false;
   KafkaCounters counters_;
   std::vector<PartitionStats> partition_stats_;
+  std::uint64_t stats_reports_ = 0;
   int brokers_up_ = -1;
 };
 

@@ -62,6 +62,9 @@ const std::map<std::string_view, std::string_view> kHelp = {
      "partition's commit until it is fixed by hand"},
     {"sluice_paused_partitions",
      "Assigned partitions sluice has paused (back-pressure, revoke, shutdown)"},
+    {"sluice_fetch_stalled_partitions",
+     "Assigned partitions, neither paused nor caught up, that librdkafka has fetched nothing "
+     "for in 30 s: their events wait (nothing is lost), the log names them"},
     {"sluice_committable_offset",
      "Offset stored for commit per partition (every record below it is done)"},
     {"sluice_consumer_lag_messages",
@@ -122,6 +125,7 @@ struct Metrics::Impl {
   Family<Gauge>& in_flight_bytes = gauges(*registry, "sluice_in_flight_bytes");
   Family<Gauge>& held = gauges(*registry, "sluice_held_events");
   Family<Gauge>& paused = gauges(*registry, "sluice_paused_partitions");
+  Family<Gauge>& fetch_stalled = gauges(*registry, "sluice_fetch_stalled_partitions");
   Family<Gauge>& committable = gauges(*registry, "sluice_committable_offset");
   Family<Gauge>& lag = gauges(*registry, "sluice_consumer_lag_messages");
   Family<Gauge>& committed = gauges(*registry, "sluice_committed_offset");
@@ -265,12 +269,15 @@ std::string Metrics::render(const MetricsSnapshot& s) {
   m.in_flight_bytes.Add({}).Set(static_cast<double>(s.in_flight_bytes));
   m.held.Add({}).Set(static_cast<double>(s.held_events));
   double paused = 0;
+  double fetch_stalled = 0;
   m.dropPartitionsNotIn(s.partitions);
   for (const auto& p : s.partitions) {
     if (p.paused) ++paused;
+    if (p.fetch_stalled) ++fetch_stalled;
     m.setPartition(p);
   }
   m.paused.Add({}).Set(paused);
+  m.fetch_stalled.Add({}).Set(fetch_stalled);
   for (const auto& [reason, n] : s.dead_letters_by_reason) {
     mirror(m.dead_letters.Add({{"reason", reason}}), n);
   }

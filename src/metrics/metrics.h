@@ -32,6 +32,7 @@ struct MetricsSnapshot {
     bool paused = false;
     std::int64_t lag = -1;        // from librdkafka statistics, -1 if not known yet
     std::int64_t committed = -1;  // acknowledged by the broker (statistics), -1 if none
+    bool fetch_stalled = false;   // see kafka/fetch_stall.h
   };
   std::vector<Sink> sinks;  // in config order
   std::vector<Partition> partitions;

@@ -292,6 +292,52 @@ TEST(MockCluster, InjectedCommitErrorsNeverCommitPastAnUndeliveredEvent) {
   printDuplicates(pl);
 }
 
+// A partition librdkafka cannot fetch (its leader refuses connections) while sluice holds
+// nothing back: after 30 s sluice says which one and why, and says when it fetches again.
+TEST(MockCluster, APartitionThatIsNeverFetchedIsReportedStalledAndRecovered) {
+  MockCluster mock(2);
+  constexpr int kPartitions = 2;
+  Pipeline pl("mock-fetch-stall", kPartitions, mock.bootstrap(), /*create_topic=*/false);
+  mock.createTopic(pl.topic(), kPartitions);
+  mock.setGroupCoordinator(pl.group(), 1);
+  mock.setLeader(pl.topic(), 0, 1);
+  mock.setLeader(pl.topic(), 1, 2);
+  pl.startSink("a");
+  pl.produce(200);
+  const auto end = pl.end();
+  ASSERT_GT(end.at(1), 0);
+  mock.setBrokerUp(2, false);
+  ConfigOptions options;
+  options.kafka_properties.emplace("statistics.interval.ms", "1000");
+  pl.startSluice(writeConfigWith(pl, options));
+  const std::string stalled = "partition " + pl.topic() + "[1]: librdkafka has fetched nothing";
+  ASSERT_TRUE(waitFor([&] { return pl.sluiceLog(0).find(stalled) != std::string::npos; }, 60s))
+      << pl.sluiceLog(0);
+  const std::string log = pl.sluiceLog(0);
+  EXPECT_NE(log.find(stalled + " for it in 30 s although it is assigned, not paused and not "
+                               "caught up (no fetch answer yet"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("partition " + pl.topic() + "[0]: librdkafka has fetched nothing"),
+            std::string::npos)
+      << "partition 0 was fetched to its end: no stall";
+  EXPECT_EQ(countLines(log, stalled), 1u) << "said once";
+  // Its leader comes back: the events arrive, and the stall is over.
+  mock.setBrokerUp(2, true);
+  const auto expected = pl.expectedKeys(end);
+  EXPECT_TRUE(waitFor([&] { return pl.sinkHasAll(0, expected); }, 60s))
+      << "sink a misses " << pl.missingFrom(0, expected);
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return pl.sluiceLog(0).find("partition " + pl.topic() + "[1]: no longer stalled") !=
+               std::string::npos;
+      },
+      20s))
+      << pl.sluiceLog(0);
+  pl.sluice(0).signal(SIGTERM);
+  expectCleanExit(pl, 0);
+}
+
 TEST(MockCluster, RebalanceBetweenTwoConsumersNeverCommitsPastAnUndeliveredEvent) {
   MockCluster mock(3);
   constexpr int kPartitions = 6;

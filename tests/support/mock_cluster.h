@@ -49,6 +49,19 @@ class MockCluster {
     }
   }
 
+  void setLeader(const std::string& topic, std::int32_t partition, std::int32_t broker) {
+    const auto e = rd_kafka_mock_partition_set_leader(cluster_, topic.c_str(), partition, broker);
+    if (e) {
+      throw std::runtime_error(std::string("mock partition leader: ") + rd_kafka_err2str(e));
+    }
+  }
+  // Down: the broker drops its connections and refuses new ones, until it is up again.
+  void setBrokerUp(std::int32_t broker, bool up) {
+    const auto e = up ? rd_kafka_mock_broker_set_up(cluster_, broker)
+                      : rd_kafka_mock_broker_set_down(cluster_, broker);
+    if (e) throw std::runtime_error(std::string("mock broker up/down: ") + rd_kafka_err2str(e));
+  }
+
   // Pins the group's coordinator, so errors injected on that broker reach its commits.
   void setGroupCoordinator(const std::string& group, std::int32_t broker) {
     if (const auto e = rd_kafka_mock_coordinator_set(cluster_, "group", group.c_str(), broker); e) {
