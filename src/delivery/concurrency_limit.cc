@@ -26,16 +26,18 @@ std::chrono::microseconds ConcurrencyLimit::laggardAfter() const {
 
 void ConcurrencyLimit::observe(TimePoint now, std::chrono::microseconds latency, Signal signal) {
   if (!adaptive_) return;
+  // Only requests sent since the limit last changed say what the new limit does. Without
+  // this, slow start doubles every kMinWindow on answers to requests sent under the limits
+  // before, and overshoots by several doublings when the sink (or sluice's own busy loop)
+  // answers slower than that; and a flight of timeouts sent under one limit would cut it
+  // once every kMinWindow instead of once.
+  const bool fresh = now - latency >= changed_at_;
   switch (signal) {
     case Signal::kAccepted:
-      // Only requests sent since the limit last changed say what the new limit does. Without
-      // this, slow start doubles every kMinWindow on answers to requests sent under the
-      // limits before, and overshoots by several doublings when the sink (or sluice's own
-      // busy loop) answers slower than that.
-      if (now - latency >= changed_at_) latencies_.push_back(latency.count());
+      if (fresh) latencies_.push_back(latency.count());
       break;
     case Signal::kBackPressure:
-      back_pressure_ = true;
+      if (fresh) back_pressure_ = true;
       break;
     case Signal::kOther:
       break;

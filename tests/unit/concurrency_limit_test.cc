@@ -85,6 +85,24 @@ TEST_F(ConcurrencyLimitTest, OnlyRequestsSentSinceTheLastChangeCount) {
   EXPECT_EQ(l.limit(), 32u);
 }
 
+TEST_F(ConcurrencyLimitTest, AFlightOfTimeoutsSentUnderOneLimitCutsItOnce) {
+  ConcurrencyLimit l(true, 512);
+  window(l, 1ms);
+  window(l, 1ms);
+  ASSERT_EQ(l.limit(), 32u);
+  now += 10s;  // a flight of requests sent long after that change time out after 5 s
+  l.observe(now, 5s, Signal::kBackPressure);
+  EXPECT_EQ(l.limit(), 28u);
+  for (int i = 0; i < 5; ++i) {  // the rest of that flight, sent before the cut
+    now += 11ms;
+    l.observe(now, 5s, Signal::kBackPressure);
+  }
+  EXPECT_EQ(l.limit(), 28u);
+  now += 11ms;
+  l.observe(now, 1ms, Signal::kBackPressure);  // sent since the cut: cuts again
+  EXPECT_EQ(l.limit(), 25u);
+}
+
 TEST_F(ConcurrencyLimitTest, LatencyRisingFromQueueingShrinks) {
   ConcurrencyLimit l(true, 512);
   window(l, 1ms);
