@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "delivery/partition_registry.h"
 #include "kafka/fetch_stall.h"
@@ -19,11 +20,13 @@ class FetchStallAlarm {
                   const Backpressure& backpressure)
       : consumer_(consumer), partitions_(partitions), backpressure_(backpressure) {}
 
-  // Cheap until a new statistics report arrived; call it often.
+  // Call it often: what sluice holds back is checked every time, statistics when new.
   void tick(TimePoint now);
   const FetchStallWatch& watch() const { return watch_; }
 
  private:
+  void report(const std::vector<FetchStallWatch::Change>& changes);
+
   const KafkaConsumer& consumer_;
   const PartitionRegistry& partitions_;
   const Backpressure& backpressure_;

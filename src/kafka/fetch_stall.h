@@ -19,9 +19,11 @@ namespace sluice {
 // silent stall is what sluice exists to prevent, so it is made loud: a warning and a metric.
 //
 // A partition is stalled when, for `after`, sluice held nothing back from it (not paused, and
-// reading), it had something to fetch (its end offset from the last fetch answer is past the
-// next offset to fetch, or it never had a fetch answer at all), and librdkafka fetched no
-// message for it. Judged from librdkafka's statistics (every statistics.interval.ms).
+// reading), librdkafka neither fetched a message for it nor moved its next offset, and it had
+// something to fetch or could not: its end offset from the last fetch answer is past the next
+// offset, or it never had a fetch answer, or its fetch state is not "active", or its leader
+// is no broker librdkafka is connected to. Judged from librdkafka's statistics (every
+// statistics.interval.ms); what sluice holds back is checked more often (hold()).
 class FetchStallWatch {
  public:
   static constexpr std::chrono::seconds kDefaultAfter{30};
@@ -37,10 +39,12 @@ class FetchStallWatch {
 
   explicit FetchStallWatch(std::chrono::milliseconds after = kDefaultAfter) : after_(after) {}
 
-  // `stats`: the latest statistics (the same snapshot may come again: only a higher fetched
-  // count is progress). Partitions no longer in them are forgotten.
+  // `stats`: a new statistics report. Partitions no longer in it are forgotten.
   std::vector<Change> update(TimePoint now, const std::vector<PartitionStats>& stats,
                              const HeldBack& held_back);
+  // Between reports: what sluice holds back now starts its quiet time again (a partition
+  // paused for most of a report interval was not quiet on librdkafka's account).
+  std::vector<Change> hold(TimePoint now, const HeldBack& held_back);
 
   std::size_t stalledCount() const;
   bool stalled(const std::string& topic, std::int32_t partition) const;
@@ -48,6 +52,7 @@ class FetchStallWatch {
  private:
   struct Watch {
     std::uint64_t fetched = 0;
+    std::int64_t next_offset = -1;
     TimePoint quiet_since{};  // since when it wanted records and got none
     bool stalled = false;
   };

@@ -1,6 +1,5 @@
 #include "kafka/kafka_consumer.h"
 
-#include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 
@@ -33,6 +32,11 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, RebalanceListener& liste
   // Consumer lag per partition for the metrics comes from librdkafka's statistics.
   set(conf.get(), "statistics.interval.ms", "5000");
   for (const auto& [key, value] : config.properties) set(conf.get(), key, value);
+  if (const auto it = config.properties.find("statistics.interval.ms");
+      it != config.properties.end() && it->second == "0") {
+    spdlog::warn("kafka.properties statistics.interval.ms is 0: no consumer lag metrics, and "
+                 "no warning when librdkafka stops fetching a partition");
+  }
   // What the delivery guarantee rests on (config validation refuses user overrides): offsets
   // are stored only once every sink accepted, and librdkafka commits only stored offsets.
   set(conf.get(), "bootstrap.servers", config.brokers);
@@ -124,71 +128,13 @@ void KafkaConsumer::setBrokersUp(int up) {
 
 int KafkaConsumer::onStats(rd_kafka_t*, char* json, size_t len, void* opaque) {
   auto* me = static_cast<KafkaConsumer*>(opaque);
-  rapidjson::Document doc;
-  doc.Parse(json, len);
-  if (doc.HasParseError() || !doc.IsObject()) return 0;
-  if (doc.HasMember("rxmsg_bytes") && doc["rxmsg_bytes"].IsUint64()) {
-    me->counters_.fetched_bytes = doc["rxmsg_bytes"].GetUint64();
+  ConsumerStatistics stats = parseStatistics(std::string_view(json, len));
+  if (stats.fetched_bytes) me->counters_.fetched_bytes = *stats.fetched_bytes;
+  if (stats.brokers_up) me->setBrokersUp(*stats.brokers_up);
+  if (stats.partitions) {
+    me->partition_stats_ = std::move(*stats.partitions);
+    ++me->stats_reports_;
   }
-  if (doc.HasMember("brokers") && doc["brokers"].IsObject()) {
-    // Real connections only: the "logical" group coordinator and the "internal" broker
-    // would count twice or never.
-    int up = 0;
-    for (const auto& b : doc["brokers"].GetObject()) {
-      const auto& v = b.value;
-      if (!v.IsObject() || !v.HasMember("state") || !v["state"].IsString() ||
-          !v.HasMember("source") || !v["source"].IsString()) {
-        continue;
-      }
-      const std::string_view source = v["source"].GetString();
-      if ((source == "learned" || source == "configured") &&
-          std::string_view(v["state"].GetString()) == "UP") {
-        ++up;
-      }
-    }
-    me->setBrokersUp(up);
-  }
-  if (!doc.HasMember("topics")) return 0;
-  std::vector<PartitionStats> partitions;
-  for (const auto& topic : doc["topics"].GetObject()) {
-    if (!topic.value.IsObject() || !topic.value.HasMember("partitions")) continue;
-    for (const auto& part : topic.value["partitions"].GetObject()) {
-      const auto& p = part.value;
-      // -1 is librdkafka's internal "unassigned" partition; lag -1 means unknown.
-      if (!p.IsObject() || !p.HasMember("partition") || !p.HasMember("consumer_lag_stored")) {
-        continue;
-      }
-      const auto id = p["partition"].GetInt();
-      const auto lag = p["consumer_lag_stored"].GetInt64();
-      const bool assigned = p.HasMember("fetch_state") && p["fetch_state"].IsString() &&
-                            std::string_view(p["fetch_state"].GetString()) != "none";
-      if (id < 0 || !assigned) continue;
-      // librdkafka reports "no offset" as -1001.
-      const std::int64_t committed =
-          p.HasMember("committed_offset") && p["committed_offset"].IsInt64()
-              ? std::max<std::int64_t>(p["committed_offset"].GetInt64(), -1)
-              : -1;
-      // librdkafka's logical offsets (-1001 and such) all mean unknown here.
-      const auto offset = [&p](const char* name) -> std::int64_t {
-        if (!p.HasMember(name) || !p[name].IsInt64()) return -1;
-        return std::max<std::int64_t>(p[name].GetInt64(), -1);
-      };
-      PartitionStats st;
-      st.topic = topic.name.GetString();
-      st.partition = id;
-      st.lag = std::max<std::int64_t>(lag, -1);
-      st.committed = committed;
-      st.fetch_state = p["fetch_state"].GetString();
-      st.next_offset = offset("next_offset");
-      st.end_offset = offset("hi_offset");
-      if (p.HasMember("rxmsgs") && p["rxmsgs"].IsUint64()) {
-        st.fetched_messages = p["rxmsgs"].GetUint64();
-      }
-      partitions.push_back(std::move(st));
-    }
-  }
-  me->partition_stats_ = std::move(partitions);
-  ++me->stats_reports_;
   return 0;  // librdkafka frees the JSON
 }
 

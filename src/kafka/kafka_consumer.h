@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "kafka/consumer_statistics.h"
 #include "kafka/rd_handles.h"
 #include "util/unique_fd.h"
 
@@ -19,22 +20,6 @@ class RebalanceListener {
   virtual void onAssign(const rd_kafka_topic_partition_list_t& partitions) = 0;
   // lost: the partitions were taken away (session timeout, fencing): their state must go now.
   virtual void onRevoke(const rd_kafka_topic_partition_list_t& partitions, bool lost) = 0;
-};
-
-// One assigned partition as librdkafka's statistics last saw it.
-struct PartitionStats {
-  std::string topic;
-  std::int32_t partition = -1;
-  std::int64_t lag = -1;  // end offset minus the stored offset (consumer_lag_stored); -1 unknown
-  std::int64_t committed = -1;  // offset the broker acknowledged for the group, -1 none yet
-  // What the fetch-stall watch needs (kafka/fetch_stall.h): librdkafka's fetch state
-  // ("active", "offset-query", ...), the next offset it will fetch and the partition's end
-  // offset from its last fetch answer (both -1 if unknown: no answer yet), and how many
-  // messages it has fetched for it in all.
-  std::string fetch_state;
-  std::int64_t next_offset = -1;
-  std::int64_t end_offset = -1;
-  std::uint64_t fetched_messages = 0;
 };
 
 struct KafkaCounters {
@@ -90,7 +75,8 @@ class KafkaConsumer {
   }
 
   const KafkaCounters& counters() const { return counters_; }
-  // From the latest librdkafka statistics (every statistics.interval.ms, 5 s by default).
+  // From the latest librdkafka statistics (every statistics.interval.ms, 5 s by default):
+  // every partition it reports, the assigned ones and any it still keeps after a revoke.
   const std::vector<PartitionStats>& partitionStats() const { return partition_stats_; }
   // Goes up by one with every statistics report taken in.
   std::uint64_t statsReports() const { return stats_reports_; }

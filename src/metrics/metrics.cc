@@ -63,8 +63,9 @@ const std::map<std::string_view, std::string_view> kHelp = {
     {"sluice_paused_partitions",
      "Assigned partitions sluice has paused (back-pressure, revoke, shutdown)"},
     {"sluice_fetch_stalled_partitions",
-     "Assigned partitions, neither paused nor caught up, that librdkafka has fetched nothing "
-     "for in 30 s: their events wait (nothing is lost), the log names them"},
+     "Assigned partitions sluice holds nothing back from that librdkafka has fetched nothing "
+     "for in 30 s while records wait or it does not fetch them at all: their events wait "
+     "(nothing is lost), the log names them"},
     {"sluice_committable_offset",
      "Offset stored for commit per partition (every record below it is done)"},
     {"sluice_consumer_lag_messages",

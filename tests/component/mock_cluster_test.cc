@@ -314,8 +314,8 @@ TEST(MockCluster, APartitionThatIsNeverFetchedIsReportedStalledAndRecovered) {
   ASSERT_TRUE(waitFor([&] { return pl.sluiceLog(0).find(stalled) != std::string::npos; }, 60s))
       << pl.sluiceLog(0);
   const std::string log = pl.sluiceLog(0);
-  EXPECT_NE(log.find(stalled + " for it in 30 s although it is assigned, not paused and not "
-                               "caught up (no fetch answer yet"),
+  EXPECT_NE(log.find(stalled + " for it for 30 s or more while sluice held nothing back (no "
+                               "fetch answer yet"),
             std::string::npos)
       << log;
   EXPECT_EQ(log.find("partition " + pl.topic() + "[0]: librdkafka has fetched nothing"),

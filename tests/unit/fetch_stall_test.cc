@@ -10,7 +10,7 @@ namespace {
 using namespace std::chrono_literals;
 
 PartitionStats stats(std::int32_t partition, std::int64_t next, std::int64_t end,
-                     std::uint64_t fetched, std::string state = "active") {
+                     std::uint64_t fetched, std::string state = "active", bool leader_up = true) {
   PartitionStats st;
   st.topic = "t";
   st.partition = partition;
@@ -18,6 +18,7 @@ PartitionStats stats(std::int32_t partition, std::int64_t next, std::int64_t end
   st.end_offset = end;
   st.fetched_messages = fetched;
   st.fetch_state = std::move(state);
+  st.leader_up = leader_up;
   return st;
 }
 
@@ -47,7 +48,8 @@ TEST_F(FetchStallWatchTest, APartitionNeverFetchedStallsAfterThirtySecondsAndSay
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].partition, 7);
   EXPECT_TRUE(changes[0].stalled);
-  EXPECT_NE(changes[0].detail.find("no fetch answer yet, fetch state offset-query"),
+  EXPECT_NE(changes[0].detail.find("no fetch answer yet, fetch state offset-query, leader "
+                                   "connected"),
             std::string::npos)
       << changes[0].detail;
   EXPECT_TRUE(watch.stalled("t", 7));
@@ -73,6 +75,32 @@ TEST_F(FetchStallWatchTest, RecordsBehindAndNothingFetchedIsAStallProgressIsNot)
   EXPECT_NE(changes[0].detail.find("4700 records behind"), std::string::npos) << changes[0].detail;
 }
 
+TEST_F(FetchStallWatchTest, CaughtUpButNotFetchingIsAStall) {
+  // Its leader's connection is down: new records would not come, though the offsets it last
+  // saw say it is caught up. Partition 6, caught up and fetching, is fine.
+  std::vector<FetchStallWatch::Change> changes;
+  for (int i = 0; i < 7; ++i) {
+    changes = report({stats(5, 800, 800, 800, "active", false), stats(6, 800, 800, 800)});
+  }
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].partition, 5);
+  EXPECT_NE(changes[0].detail.find("0 records behind (next offset 800, end offset 800), fetch "
+                                   "state active, leader not connected"),
+            std::string::npos)
+      << changes[0].detail;
+  // The same for a fetch state other than active, long after the assignment.
+  for (int i = 0; i < 6; ++i) changes = report({stats(6, 800, 800, 800, "none")});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].partition, 6);
+}
+
+TEST_F(FetchStallWatchTest, AMovingNextOffsetIsProgress) {
+  // Aborted transactions: the next offset moves, no message is fetched.
+  for (std::int64_t i = 0; i < 20; ++i) {
+    EXPECT_TRUE(report({stats(8, 100 + i, 5000, 100)}).empty()) << "report " << i;
+  }
+}
+
 TEST_F(FetchStallWatchTest, WhatSluiceHoldsBackItselfIsNoStall) {
   held.insert(3);  // paused by back-pressure, or sluice reads nothing at its budget
   for (int i = 0; i < 20; ++i) EXPECT_TRUE(report({stats(3, 100, 5000, 100)}).empty());
@@ -80,6 +108,31 @@ TEST_F(FetchStallWatchTest, WhatSluiceHoldsBackItselfIsNoStall) {
   held.clear();
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(report({stats(3, 100, 5000, 100)}).empty());
   EXPECT_EQ(report({stats(3, 100, 5000, 100)}).size(), 1u);
+}
+
+TEST_F(FetchStallWatchTest, HeldBackBetweenReportsCountsAndEndsAStall) {
+  report({stats(9, 100, 5000, 100)});
+  // Paused most of the time between reports, quiet only after: no stall 30 s after the first
+  // report, but 30 s after the last hold.
+  for (int i = 0; i < 6; ++i) {
+    held.insert(9);
+    EXPECT_TRUE(watch.hold(now + 4s, [this](const std::string&, std::int32_t p) {
+      return held.contains(p);
+    }).empty());
+    held.clear();
+    EXPECT_TRUE(report({stats(9, 100, 5000, 100)}).empty()) << "report " << i;
+  }
+  std::vector<FetchStallWatch::Change> changes;
+  for (int i = 0; i < 6; ++i) changes = report({stats(9, 100, 5000, 100)});
+  ASSERT_EQ(changes.size(), 1u);
+  // Paused now: no longer stalled, said at once.
+  held.insert(9);
+  changes = watch.hold(now + 1s, [this](const std::string&, std::int32_t p) {
+    return held.contains(p);
+  });
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_FALSE(changes[0].stalled);
+  EXPECT_FALSE(watch.stalled("t", 9));
 }
 
 TEST_F(FetchStallWatchTest, RevokedPartitionsAreForgotten) {
