@@ -5,7 +5,10 @@
 namespace sluice {
 
 void FetchStallAlarm::tick(TimePoint now) {
-  const bool reading = !backpressure_.overGlobalLimit() && !backpressure_.pausedForGlobalLimit();
+  // With every broker down nothing is fetched, and that is said once already (readiness and
+  // the "kafka unreachable" warning), not once per partition.
+  const bool reading = !backpressure_.overGlobalLimit() && !backpressure_.pausedForGlobalLimit() &&
+                       consumer_.brokersUp() != 0;
   // Not assigned (librdkafka still reports revoked partitions a while) counts as held back.
   const auto held_back = [&](const std::string& topic, std::int32_t partition) {
     if (!reading) return true;

@@ -13,7 +13,8 @@ namespace sluice {
 
 // Feeds each new librdkafka statistics report to a FetchStallWatch, with what sluice holds back
 // itself (paused partitions; everything while it is over its in-flight budget and reading
-// nothing), and logs the partitions that stall and recover.
+// nothing, or while no broker is reachable at all), and logs the partitions that stall and
+// recover.
 class FetchStallAlarm {
  public:
   FetchStallAlarm(const KafkaConsumer& consumer, const PartitionRegistry& partitions,
