@@ -69,7 +69,8 @@ std::vector<FetchStallWatch::Change> FetchStallWatch::hold(TimePoint now,
     w.quiet_since = now;
     if (w.stalled) {
       w.stalled = false;
-      changes.push_back({key.first, key.second, false, "paused, revoked, or sluice at its in-flight budget"});
+      changes.push_back(
+          {key.first, key.second, false, "paused, revoked, or sluice at its in-flight budget"});
     }
   }
   return changes;

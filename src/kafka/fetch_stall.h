@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "kafka/kafka_consumer.h"
+#include "kafka/consumer_statistics.h"
 #include "loop/event_loop.h"
 
 namespace sluice {
