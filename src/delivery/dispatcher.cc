@@ -205,7 +205,11 @@ void Dispatcher::pump(std::uint32_t sink) {
     rt.ready.pop_front();
     if (!deliveries_.contains(token)) continue;  // abandoned while queued
     --rt.waiting;
-    start(sink, takeBatch(rt, token));
+    std::vector<std::uint64_t> batch = takeBatch(rt, token);
+    if (rt.settings.batch_max_events > 1) {
+      rt.limit.sent(batch.size() < rt.settings.batch_max_events && rt.waiting == 0);
+    }
+    start(sink, std::move(batch));
   }
   rt.pumping = false;
 }

@@ -864,6 +864,33 @@ TEST_F(DispatcherTest, AnAdaptiveWindowGrowsToTheCapAndShrinksOnBackPressure) {
   EXPECT_GE(dispatcher->concurrencyLimit(0), 40u);
 }
 
+// A batching sink whose events come in bursts: while a burst lasts every slot is taken and
+// full batches wait, but the burst's tail leaves part-full with slots free. A wider window
+// would only split the next burst into more, smaller requests and hold more of them at once.
+TEST_F(DispatcherTest, ABatchingSinksWindowGrowsOnlyWhileItsBatchesLeaveFull) {
+  auto s = batching(sink("a", 512), 10);
+  s.adaptive_concurrency = true;
+  make({s});
+  std::int64_t offset = 0;
+  auto burst = [&](int events) {
+    for (int i = 0; i < events; ++i) dispatcher->dispatch(event(offset++));
+    while (!transport.open.empty()) {
+      scheduler.advance(std::chrono::milliseconds(1));
+      for (std::size_t n = transport.open.size(); n > 0; --n) {
+        transport.answer(*dispatcher, 0, 200);
+      }
+    }
+  };
+  // Each burst's first events find slots free and leave alone, then the window of eight is
+  // taken and requests wait: three full batches, and a last one of seven with nothing
+  // behind it. Most requests leave part-full.
+  for (int round = 0; round < 20; ++round) burst(45);
+  EXPECT_EQ(dispatcher->concurrencyLimit(0), ConcurrencyLimit::kInitial);
+  // Bursts of full batches only: the window is what bounds the sink, and it grows.
+  for (int round = 0; round < 20; ++round) burst(400);
+  EXPECT_GT(dispatcher->concurrencyLimit(0), ConcurrencyLimit::kInitial);
+}
+
 // A sink (or sluice's own busy loop) that gets through eight answers every 3 ms whatever the
 // window: more requests in flight only wait longer. The transport's own timing says nothing
 // here (libcurl's transfer time stays tiny while requests wait in sluice's loop), so the
