@@ -10,9 +10,6 @@ constexpr std::int64_t kLatencyRatio = 2;
 // Below this the latency is noise (loopback and scheduling), not queueing.
 constexpr std::int64_t kLatencyFloorMicros = 200;
 constexpr std::size_t kMinSamples = 4;
-// Slow start goes on while doubling raises the answer rate by a quarter (BBR's test).
-constexpr double kRateGain = 1.25;
-constexpr int kFlatWindows = 2;
 
 }  // namespace
 
@@ -37,7 +34,6 @@ void ConcurrencyLimit::observe(TimePoint now, std::chrono::microseconds latency,
   const bool fresh = now - latency >= changed_at_;
   switch (signal) {
     case Signal::kAccepted:
-      ++answers_;
       if (fresh) latencies_.push_back(latency.count());
       break;
     case Signal::kBackPressure:
@@ -46,28 +42,12 @@ void ConcurrencyLimit::observe(TimePoint now, std::chrono::microseconds latency,
     case Signal::kOther:
       break;
   }
-  if (window_end_ == TimePoint{}) {
-    window_start_ = now;
-    window_end_ = now + kMinWindow;
-  }
+  if (window_end_ == TimePoint{}) window_end_ = now + kMinWindow;
   // A window needs a few answers to have a median; back-pressure needs none.
-  const std::size_t samples = std::max<std::size_t>(kMinSamples, limit_ / 2);
+  const std::size_t samples =
+      std::max<std::size_t>(kMinSamples, std::min(limit_, sent_since_change_) / 2);
   if (now < window_end_ || (!back_pressure_ && latencies_.size() < samples)) return;
   endWindow(now);
-}
-
-bool ConcurrencyLimit::startStalled(TimePoint now) {
-  // Only a window the limit bounded says what a larger limit buys.
-  if (!bounded() || now <= window_start_) return false;
-  const double rate =
-      static_cast<double>(answers_) / std::chrono::duration<double>(now - window_start_).count();
-  if (rate > kRateGain * best_rate_) {
-    best_rate_ = rate;
-    best_rate_limit_ = limit_;
-    flat_windows_ = 0;
-    return false;
-  }
-  return ++flat_windows_ >= kFlatWindows;
 }
 
 void ConcurrencyLimit::endWindow(TimePoint now) {
@@ -91,21 +71,19 @@ void ConcurrencyLimit::endWindow(TimePoint now) {
     const auto shrunk = static_cast<std::uint32_t>(static_cast<double>(limit_) * kShrink);
     limit_ = std::max(std::min(kMinLimit, max_), std::min(shrunk, limit_ - 1));
     slow_start_ = false;
-  } else if (slow_start_ && startStalled(now)) {
-    limit_ = std::max(best_rate_limit_, std::min(kMinLimit, max_));
-    slow_start_ = false;
   } else if (bounded()) {
     limit_ = std::min(max_, slow_start_ ? limit_ * 2 : limit_ + 1);
   }
-  if (limit_ != before) changed_at_ = now;
+  if (limit_ != before) {
+    changed_at_ = now;
+    sent_since_change_ = 0;
+  }
   if (median >= 0) last_median_ = median;
   if (median >= 0 && (min_now_ < 0 || median < min_now_)) min_now_ = median;
   // The next window lasts about one latency, so each step sees the effect of the last.
   const auto span = std::max<std::chrono::microseconds>(
       kMinWindow, std::chrono::microseconds(std::max<std::int64_t>(median, 0)));
-  window_start_ = now;
   window_end_ = now + span;
-  answers_ = 0;
   latencies_.clear();
   back_pressure_ = false;
   saturated_ = false;

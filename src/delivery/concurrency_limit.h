@@ -21,17 +21,12 @@ namespace sluice {
 //  - back-pressure (429, 503 or a timeout) or the window's median latency above twice the
 //    lowest median of the last 10-20 s (queueing: the sink, or sluice's own loop, is full):
 //    shrink to 90% (at least by one);
-//  - else, if requests waited for a slot during the window (and, for a batching sink, most of
-//    its requests left full): grow, doubling until the first shrink (slow start), then by one.
-// Slow start also ends when doubling stops paying: two windows in a row whose answer rate is
-// not a quarter above the best so far (as BBR leaves its start-up) take the limit back to
-// where that best rate was reached. Latency alone missed this when the first answers were the
-// slowest (connections opening, sluice's loop busy at start): the baseline came from them,
-// and the limit doubled to 256 with the rate flat, then took hundreds of milliseconds of 10%
-// cuts to come down.
-// A window ends once it has answers to half the limit's requests (at least kMinSamples): the
-// first few answers to a new flight are its fastest, and a median of four of them let slow
-// start double past a sink that was already queueing.
+//  - else, if requests waited for a slot during the window (and, for a batching sink, at
+//    least half its requests left full): grow, doubling until the first shrink (slow start),
+//    then by one.
+// A window ends once it has answers to half the requests sent since the limit changed (half
+// the limit at most, at least kMinSamples): the first few answers to a new flight are its
+// fastest, and a median of four of them let slow start double past a sink already queueing.
 // The median, not the mean: a sink that is slow for 1% of its requests (they hold slots for
 // their duration) still gets the window the other 99% need. Never above `max` (max_in_flight)
 // nor below kMinLimit. Fixed mode keeps `max`.
@@ -72,26 +67,25 @@ class ConcurrencyLimit {
   bool adaptive() const { return adaptive_; }
   // A request started with every slot taken, or waited for one: the limit bounds the sink.
   void saturated() { saturated_ = true; }
-  // A batching sink's request left: `part_full` if it had room for more and nothing else
+  // A request left; `part_full` if a batching sink's batch had room for more and nothing else
   // waited. A batching sink's free slots are not free: each sends at once what is queued, so
   // a wide window splits a burst into more, smaller requests, then holds the burst's full
-  // batches all at once. While most of a window's requests leave part-full the window is
-  // not what bounds the sink, and it does not grow (with start-up latency flat at the loop's
-  // pace, slow start took three batching sinks to 128-512 requests in flight and sluice to
-  // 90-145 MiB, against 15-65 requests this way).
-  void sent(bool part_full) {
+  // batches all at once. While more than half of a window's requests leave part-full the
+  // window is not what bounds the sink, and it does not grow (with start-up latency flat at
+  // the loop's pace, slow start took three batching sinks to 128-512 requests in flight and
+  // sluice to 90-145 MiB, against 15-65 requests this way).
+  void sent(bool part_full = false) {
     ++sent_;
+    ++sent_since_change_;
     if (part_full) ++part_full_;
   }
   void observe(TimePoint now, std::chrono::microseconds latency, Signal signal);
 
  private:
   void endWindow(TimePoint now);
-  // The limit bounded this window: requests waited for a slot, and (a batching sink) most of
-  // its requests left full.
+  // The limit bounded this window: requests waited for a slot, and (a batching sink) at least
+  // half its requests left full.
   bool bounded() const { return saturated_ && part_full_ * 2 <= sent_; }
-  // In slow start: whether doubling stopped raising the answer rate (tracks the best rate).
-  bool startStalled(TimePoint now);
 
   bool adaptive_;
   std::uint32_t max_;
@@ -101,14 +95,9 @@ class ConcurrencyLimit {
   std::vector<std::int64_t> latencies_;
   bool back_pressure_ = false;
   bool saturated_ = false;
-  std::uint32_t sent_ = 0, part_full_ = 0;  // a batching sink's requests this window
+  std::uint32_t sent_ = 0, part_full_ = 0;  // requests this window, and part-full batches
+  std::uint32_t sent_since_change_ = 0;
   TimePoint window_end_{};
-  TimePoint window_start_{};
-  std::uint32_t answers_ = 0;  // accepted this window, fresh or not: the sink's answer rate
-  // Slow start: the best answer rate, the limit it came at, and windows since it grew.
-  double best_rate_ = 0;
-  std::uint32_t best_rate_limit_ = 0;
-  int flat_windows_ = 0;
   TimePoint changed_at_{};  // when limit_ last changed
   // The lowest window median of this span and of the one before (the baseline is the lower).
   std::int64_t min_now_ = -1, min_before_ = -1;

@@ -206,8 +206,9 @@ void Dispatcher::pump(std::uint32_t sink) {
     if (!deliveries_.contains(token)) continue;  // abandoned while queued
     --rt.waiting;
     std::vector<std::uint64_t> batch = takeBatch(rt, token);
-    if (rt.settings.batch_max_events > 1) {
-      rt.limit.sent(batch.size() < rt.settings.batch_max_events && rt.waiting == 0);
+    if (rt.limit.adaptive()) {
+      rt.limit.sent(rt.settings.batch_max_events > 1 &&
+                    batch.size() < rt.settings.batch_max_events && rt.waiting == 0);
     }
     start(sink, std::move(batch));
   }
