@@ -2,7 +2,7 @@
 // real sluice binary; prints events/s through all sinks, sluice's CPU time and peak RSS.
 //   throughput_bench [--events N] [--partitions P] [--bytes B] [--delay-share 0.01]
 //                    [--transform build/transforms/heavy.wasm --workers 2]
-//                    [--sink-transform c=build/transforms/heavy.wasm]
+//                    [--sink-transform c=build/transforms/heavy.wasm] [--replicas 2]
 // With a transform it also prints when each sink had everything: a sink transform delays its
 // own sink only.
 //   throughput_bench --benthos PATH   the same backlog, sinks and figures with Benthos in
@@ -80,6 +80,11 @@ int main(int argc, char** argv) {
                  "share of sink c's requests it answers --delay-ms late (slow-sink isolation)");
   int delay_ms = 2000;
   cli.add_option("--delay-ms", delay_ms, "sink c's extra delay for --delay-share (default 2000)");
+  std::size_t replicas = 1;
+  cli.add_option("--replicas", replicas,
+                 "sluice processes in the one consumer group (as replicas scale it); the CPU, "
+                 "RSS and thread figures are their sums")
+      ->check(CLI::Range(1, 12));
   CLI11_PARSE(cli, argc, argv);
   // Bad combinations are refused before anything touches the broker.
   const bool other_peer = !benthos.empty() || !naive.empty();
@@ -89,6 +94,10 @@ int main(int argc, char** argv) {
   }
   if (other_peer && (http2 || !transform.empty() || !sink_transforms.empty())) {
     std::cerr << "--benthos and --naive run HTTP/1.1 without transforms\n";
+    return 2;
+  }
+  if (other_peer && replicas > 1) {
+    std::cerr << "--replicas is for sluice\n";
     return 2;
   }
   if (!naive.empty() && batch > 1) {
@@ -116,6 +125,7 @@ int main(int argc, char** argv) {
   }
 
   const auto t0 = std::chrono::steady_clock::now();
+  const double busy0 = machineBusySeconds();
   ConfigOptions options;
   options.delivery_extra = delivery;
   options.sink_max_in_flight = window;
@@ -157,8 +167,7 @@ int main(int argc, char** argv) {
     if (!transform_config.empty()) options.extra += "  config: " + transform_config + "\n";
   }
   std::unique_ptr<ChildProcess> peer;
-  ChildProcess* proc = nullptr;
-  std::size_t i = 0;
+  std::vector<ChildProcess*> procs;  // what runs in sluice's place: the peer or each replica
   if (!naive.empty()) {
     std::vector<std::string> args{naive, "--brokers", pl.bootstrap(), "--topic", pl.topic(),
                                   "--group", pl.group(), "--window",
@@ -168,7 +177,7 @@ int main(int argc, char** argv) {
       args.push_back("http://127.0.0.1:" + std::to_string(pl.sinkPort(s)) + "/ingest");
     }
     peer = std::make_unique<ChildProcess>(args, pl.dir() + "/naive.log");
-    proc = peer.get();
+    procs.push_back(peer.get());
   } else if (!benthos.empty()) {
     // At-least-once as sluice: kafka_franz commits an offset once fan_out has every
     // output's acknowledgement; the Idempotency-Key is the record's coordinates, as sluice's,
@@ -215,20 +224,26 @@ int main(int argc, char** argv) {
     y.close();
     peer = std::make_unique<ChildProcess>(std::vector<std::string>{benthos, "-c", config},
                                           pl.dir() + "/benthos.log");
-    proc = peer.get();
+    procs.push_back(peer.get());
   } else {
-    i = pl.startSluice(pl.writeConfig(options));
-    proc = &pl.sluice(i);
+    const std::string config = pl.writeConfig(options);
+    for (std::size_t r = 0; r < replicas; ++r) procs.push_back(&pl.sluice(pl.startSluice(config)));
   }
   const std::string who = !naive.empty() ? "naive" : !benthos.empty() ? "benthos" : "sluice";
-  const pid_t pid = proc->pid();
-  long rss = 0;
-  long threads = 0;
+  // Each process's own peak, summed: the replicas' peaks need not coincide, so this is the
+  // memory a box must have for them, not what they held at one moment.
+  std::vector<long> rss(procs.size(), 0);
+  std::vector<long> threads(procs.size(), 0);
+  const auto sample = [&] {
+    for (std::size_t p = 0; p < procs.size(); ++p) {
+      rss[p] = std::max(rss[p], peakRssKib(procs[p]->pid()));
+      threads[p] = std::max(threads[p], threadCount(procs[p]->pid()));
+    }
+  };
   std::array<double, 3> sink_secs{0, 0, 0};  // when each sink had every event
   const bool all = waitFor(
       [&] {
-        rss = std::max(rss, peakRssKib(pid));
-        threads = std::max(threads, threadCount(pid));
+        sample();
         // Counting lines is cheaper than parsing keys; confirm the keys once at the end.
         bool every = true;
         for (std::size_t s = 0; s < 3; ++s) {
@@ -244,8 +259,16 @@ int main(int argc, char** argv) {
       },
       600s, 100ms);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double cpu = cpuSeconds(pid);
-  rss = std::max(rss, peakRssKib(pid));
+  const double busy = machineBusySeconds() - busy0;
+  double cpu = 0;
+  for (const ChildProcess* p : procs) cpu += cpuSeconds(p->pid());
+  sample();
+  long rss_sum = 0;
+  long threads_sum = 0;
+  for (std::size_t p = 0; p < procs.size(); ++p) {
+    rss_sum += rss[p];
+    threads_sum += threads[p];
+  }
   bool complete = all;
   for (std::size_t s = 0; s < 3; ++s) complete = complete && pl.sinkHasAll(s, expected);
 
@@ -292,7 +315,18 @@ int main(int argc, char** argv) {
             << (http2 ? ", h2c" : "") << ")\n"
             << who << " cpu: " << cpu << " s (" << cpu / secs * 100 << "% of one core), "
             << static_cast<long>(static_cast<double>(events) / cpu) << " events per cpu-second\n"
-            << who << " peak rss: " << rss / 1024.0 << " MiB, threads: " << threads << "\n";
+            << who << " peak rss: " << static_cast<double>(rss_sum) / 1024.0
+            << " MiB, threads: " << threads_sum << "\n";
+  // Sinks, broker and peer share the machine: how busy it was says whether a faster peer
+  // could have been any faster here.
+  std::cout << "machine: " << busy / secs * 100 << "% of one core busy of "
+            << std::thread::hardware_concurrency() << " (" << who << " "
+            << cpu / secs * 100 << "%, the rest is the sinks, the broker and this bench)\n";
+  if (procs.size() > 1) {
+    std::cout << procs.size() << " replicas, each at most "
+              << static_cast<double>(*std::max_element(rss.begin(), rss.end())) / 1024.0
+              << " MiB\n";
+  }
   if (peer) {
     peer->signal(SIGTERM);
     peer->wait(30s);
@@ -301,13 +335,18 @@ int main(int argc, char** argv) {
   // What sluice fetched from Kafka, from its statistics (every 5 s) in its totals at exit: a
   // partition paused for back-pressure is fetched again when it resumes.
   std::this_thread::sleep_for(5500ms);
-  pl.sluice(i).signal(SIGTERM);
-  pl.sluice(i).wait(30s);
-  const std::string log = pl.sluiceLog(i);
-  const auto at = log.rfind("fetched ");
-  if (at != std::string::npos) {
-    const double fetched = std::strtod(log.c_str() + at + 8, nullptr);
-    std::cout << "fetched from kafka: " << fetched / 1048576.0 << " MiB of messages for "
+  for (ChildProcess* p : procs) p->signal(SIGTERM);
+  double fetched = 0;
+  bool reported = false;
+  for (std::size_t r = 0; r < procs.size(); ++r) {
+    procs[r]->wait(30s);
+    const std::string log = pl.sluiceLog(r);
+    const auto at = log.rfind("fetched ");
+    if (at == std::string::npos) continue;
+    fetched += std::strtod(log.c_str() + at + 8, nullptr);
+    reported = true;
+  }
+  if (reported) {    std::cout << "fetched from kafka: " << fetched / 1048576.0 << " MiB of messages for "
               << static_cast<double>(events) * static_cast<double>(bytes) / 1048576.0
               << " MiB of bodies delivered (x"
               << fetched / (static_cast<double>(events) * static_cast<double>(bytes)) << ")\n";

@@ -44,4 +44,18 @@ long peakRssKib(pid_t pid) { return statusField(pid, "VmHWM:"); }
 
 long threadCount(pid_t pid) { return statusField(pid, "Threads:"); }
 
+double machineBusySeconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;  // "cpu": the sum over all cores
+  // user nice system idle iowait irq softirq steal (guest time is inside user already)
+  double ticks = 0;
+  for (int i = 0; i < 8; ++i) {
+    double v = 0;
+    if (!(in >> v)) break;
+    if (i != 3 && i != 4) ticks += v;
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 }  // namespace sluice::testing
