@@ -127,6 +127,9 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   const double busy0 = machineBusySeconds();
   ConfigOptions options;
+  // The keys are spliced into the YAML: without a final newline the next key would join the
+  // last line.
+  if (!delivery.empty() && delivery.back() != '\n') delivery += '\n';
   options.delivery_extra = delivery;
   options.sink_max_in_flight = window;
   if (batch > 1) {
@@ -241,8 +244,13 @@ int main(int argc, char** argv) {
     }
   };
   std::array<double, 3> sink_secs{0, 0, 0};  // when each sink had every event
+  const ChildProcess* exited = nullptr;  // a process under test that ended early (bad config)
   const bool all = waitFor(
       [&] {
+        for (ChildProcess* p : procs) {
+          if (!p->running()) exited = p;
+        }
+        if (exited != nullptr) return true;
         sample();
         // Counting lines is cheaper than parsing keys; confirm the keys once at the end.
         bool every = true;
@@ -259,6 +267,11 @@ int main(int argc, char** argv) {
       },
       600s, 100ms);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (exited != nullptr) {
+    std::cerr << who << " (pid " << exited->pid() << ") exited before the sinks had every "
+              << "event; its log is in " << pl.dir() << "\n";
+    return 1;
+  }
   const double busy = machineBusySeconds() - busy0;
   double cpu = 0;
   for (const ChildProcess* p : procs) cpu += cpuSeconds(p->pid());
