@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <numeric>
 #include <sstream>
 #include <thread>
 
@@ -276,12 +277,8 @@ int main(int argc, char** argv) {
   double cpu = 0;
   for (const ChildProcess* p : procs) cpu += cpuSeconds(p->pid());
   sample();
-  long rss_sum = 0;
-  long threads_sum = 0;
-  for (std::size_t p = 0; p < procs.size(); ++p) {
-    rss_sum += rss[p];
-    threads_sum += threads[p];
-  }
+  const long rss_sum = std::accumulate(rss.begin(), rss.end(), 0L);
+  const long threads_sum = std::accumulate(threads.begin(), threads.end(), 0L);
   bool complete = all;
   for (std::size_t s = 0; s < 3; ++s) complete = complete && pl.sinkHasAll(s, expected);
 
@@ -359,7 +356,8 @@ int main(int argc, char** argv) {
     fetched += std::strtod(log.c_str() + at + 8, nullptr);
     reported = true;
   }
-  if (reported) {    std::cout << "fetched from kafka: " << fetched / 1048576.0 << " MiB of messages for "
+  if (reported) {
+    std::cout << "fetched from kafka: " << fetched / 1048576.0 << " MiB of messages for "
               << static_cast<double>(events) * static_cast<double>(bytes) / 1048576.0
               << " MiB of bodies delivered (x"
               << fetched / (static_cast<double>(events) * static_cast<double>(bytes)) << ")\n";

@@ -76,7 +76,8 @@ class ConcurrencyLimit {
   // sluice to 90-145 MiB, against 15-65 requests this way).
   void sent(bool part_full = false) {
     ++sent_;
-    ++sent_since_change_;
+    // Only min(limit, this) is read: saturating keeps a limit held for days from wrapping.
+    if (sent_since_change_ < limit_) ++sent_since_change_;
     if (part_full) ++part_full_;
   }
   void observe(TimePoint now, std::chrono::microseconds latency, Signal signal);
